@@ -107,7 +107,7 @@ def world_grid(header: fits.Header, shape: tuple[int, int], step: int = 16) -> t
     xs = np.arange(0, cols + step, step, dtype=np.float64)
     gx, gy = np.meshgrid(xs, ys)
     tx, ty = wcs.wcs_pix2world(gx, gy, 0)
-    tx = np.where(tx > 180, tx - 360, tx) * 3600  # degrees -> arcsec, east negative
+    tx = ((tx + 180) % 360 - 180) * 3600  # degrees in any branch -> arcsec, east negative
     ty = ty * 3600
     # linear interpolation of a smooth (nearly affine) map from the coarse grid
     map_x = (np.arange(cols, dtype=np.float32) / step)[None, :].repeat(rows, 0)
