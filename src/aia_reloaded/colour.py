@@ -51,9 +51,7 @@ def lab_adjust(
     unit = (rgb - np.float32(lo)) * np.float32(1.0 / (hi - lo) if hi > lo else 0.0)
     lab = cv2.cvtColor(unit, cv2.COLOR_RGB2Lab)
     lf, af, bf = factors
-    lab[..., 0] = (lab[..., 0] * np.float32(255 / 100) - lmin) * np.float32(
-        lf * 255 / (255 - lmin)
-    )
+    lab[..., 0] = (lab[..., 0] * np.float32(255 / 100) - lmin) * np.float32(lf * 255 / (255 - lmin))
     lab[..., 1] = (lab[..., 1] + 128) * np.float32(af)
     lab[..., 2] = (lab[..., 2] + 128) * np.float32(bf)
     np.clip(lab, 0, 255, out=lab)

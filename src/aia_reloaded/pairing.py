@@ -76,7 +76,13 @@ def parse_name(path: str | Path) -> tuple[int, datetime] | None:
         if match:
             g = match.groupdict()
             time = datetime(
-                int(g["Y"]), int(g["m"]), int(g["d"]), int(g["H"]), int(g["M"]), int(g["S"]), tzinfo=UTC
+                int(g["Y"]),
+                int(g["m"]),
+                int(g["d"]),
+                int(g["H"]),
+                int(g["M"]),
+                int(g["S"]),
+                tzinfo=UTC,
             )
             return int(g["wl"]), time
     return None

@@ -30,9 +30,7 @@ def prep_matrix(geometry: Geometry, size: int, plate_scale: float) -> np.ndarray
     world_offset = np.array([-plate_scale * centre, plate_scale * centre])
     linear = pixel_of_world @ world_of_display
     offset = (
-        np.array(geometry.crpix)
-        - 1
-        + pixel_of_world @ (world_offset - np.array(geometry.crval))
+        np.array(geometry.crpix) - 1 + pixel_of_world @ (world_offset - np.array(geometry.crval))
     )
     return np.hstack([linear, offset[:, None]])
 

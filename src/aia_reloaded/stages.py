@@ -94,11 +94,10 @@ def compute_levels(
     name = reference if reference in names else names[0]
     levels = {"reference": name, "channels": {}}
     for wl, lo_pct, hi_pct in zip(channels, low, high, strict=True):
-        lo, hi = percentile_levels(np.load(channel_file(prepped_dir, name, wl)), lo_pct, hi_pct)
+        path = channel_file(prepped_dir, name, wl)
+        lo, hi = percentile_levels(np.load(path), lo_pct, hi_pct)
         if not hi > lo:
-            raise ValueError(
-                f"{channel_file(prepped_dir, name, wl)}: levels {lo_pct}-{hi_pct} % are equal ({lo})"
-            )
+            raise ValueError(f"{path}: levels {lo_pct}-{hi_pct} % are equal ({lo})")
         levels["channels"][wl] = {"low": lo, "high": hi, "percentiles": [lo_pct, hi_pct]}
     return levels
 
@@ -149,7 +148,9 @@ def frame_batch(
     """RGB JPEG frames of every triplet of a scaled batch, and the list of them (frame, t_obs)."""
     rows = []
     for row in read_index(scaled_dir):
-        red, green, blue = (np.load(channel_file(scaled_dir, row["triplet"], wl)) for wl in channels)
+        red, green, blue = (
+            np.load(channel_file(scaled_dir, row["triplet"], wl)) for wl in channels
+        )
         frame = rgb_frame(red, green, blue, matrix, scalemin, lab, lmin, crop)
         name = f"{row['triplet']}.jpg"
         write_jpeg(Path(frames_dir) / name, frame, quality)

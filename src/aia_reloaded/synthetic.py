@@ -10,8 +10,8 @@ input pixels, plate scale, roll) is written to truth.json beside the files.
 from __future__ import annotations
 
 import argparse
-import json
 import functools
+import json
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -112,9 +112,7 @@ def world_grid(header: fits.Header, shape: tuple[int, int], step: int = 16) -> t
     # linear interpolation of a smooth (nearly affine) map from the coarse grid
     map_x = (np.arange(cols, dtype=np.float32) / step)[None, :].repeat(rows, 0)
     map_y = (np.arange(rows, dtype=np.float32) / step)[:, None].repeat(cols, 1)
-    fine = [
-        cv2.remap(t.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR) for t in (tx, ty)
-    ]
+    fine = [cv2.remap(t.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR) for t in (tx, ty)]
     return fine[0], fine[1]
 
 
@@ -254,7 +252,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     start = datetime.fromisoformat(args.start).replace(tzinfo=UTC)
     make_series(
-        args.out_dir, args.triplets, size=args.size, seed=args.seed, start=start,
+        args.out_dir,
+        args.triplets,
+        size=args.size,
+        seed=args.seed,
+        start=start,
         cadence_s=args.cadence,
         workers=args.workers,
     )

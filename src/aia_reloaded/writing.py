@@ -18,7 +18,9 @@ def atomic_path(path: str | Path, suffix: str = ""):
     """A temporary path beside `path` (same suffix) that is renamed to `path` on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent
+    )
     os.close(fd)
     try:
         yield Path(tmp)
