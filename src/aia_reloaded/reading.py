@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -110,10 +111,17 @@ def parse_header(header: fits.Header, path: str | Path) -> Header:
 
 
 def _image_hdu(hdul: fits.HDUList, path: Path) -> fits.ImageHDU | fits.CompImageHDU:
-    for hdu in hdul:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        hdus = list(hdul)  # astropy reads the HDUs lazily, and warns on a truncated file
+    for warning in caught:
+        if "truncated" in str(warning.message):
+            detail = str(warning.message).removeprefix("File may have been truncated: ")
+            raise InputError(path, f"truncated FITS file: {detail}")
+    for hdu in hdus:
         if hdu.is_image and hdu.header.get("NAXIS") == 2:
             return hdu
-    raise InputError(path, "no 2-D image in any HDU")
+    raise InputError(path, "no 2-D image in any HDU (a truncated or corrupt file?)")
 
 
 def read_header(path: str | Path) -> Header:

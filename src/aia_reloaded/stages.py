@@ -63,7 +63,6 @@ def prep_batch(
                 for path, wl in zip(files, channels, strict=True)
             ]
         except InputError as error:
-            log.warning("skipped triplet %s: %s", name, error)
             skipped.append(Skip(error.path, name, error.problem))
             continue
         for wl, (_header, image) in zip(channels, prepped, strict=True):
@@ -76,7 +75,9 @@ def prep_batch(
 
 
 def write_skipped(path: str | Path, skipped: Sequence[Skip]) -> None:
-    """The skipped files as CSV (file, time, reason)."""
+    """The skipped files as CSV (file, time, reason), each also told to the log."""
+    for skip in skipped:
+        log.warning("skipped %s (%s): %s", skip.path, skip.time or "time unknown", skip.reason)
     write_csv(path, SKIP_COLUMNS, [(s.path, s.time, s.reason) for s in skipped])
 
 
@@ -90,8 +91,13 @@ def compute_levels(
     """Levels of each channel: percentiles of the reference triplet (default: the first)."""
     names = [row["triplet"] for row in read_index(prepped_dir)]
     if not names:
-        raise ValueError(f"{prepped_dir}: no prepped triplet to take the levels from")
+        raise ValueError(
+            f"{prepped_dir}: every triplet of the reference batch was skipped (see skipped.csv); "
+            "set `reference` to a good triplet"
+        )
     name = reference if reference in names else names[0]
+    if reference and reference != name:
+        log.warning("reference %s not prepped (see skipped.csv): levels of %s", reference, name)
     levels = {"reference": name, "channels": {}}
     for wl, lo_pct, hi_pct in zip(channels, low, high, strict=True):
         path = channel_file(prepped_dir, name, wl)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import errno
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
@@ -25,6 +27,9 @@ def atomic_path(path: str | Path, suffix: str = ""):
     try:
         yield Path(tmp)
         os.replace(tmp, path)
+    except OSError as error:  # a full disk, a lost permission: name the file
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(error.errno, error.strerror or str(error), str(path)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -42,7 +47,12 @@ def write_jpeg(path: str | Path, rgb: np.ndarray, quality: int = 95) -> None:
 def save_array(path: str | Path, array: np.ndarray) -> None:
     """An array as .npy."""
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.save(f, array)
+        try:
+            np.save(f, array)
+        except OSError as error:  # numpy reports a short write without errno: say why
+            if error.errno is None and shutil.disk_usage(tmp.parent).free < array.nbytes:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)) from None
+            raise
 
 
 def write_csv(path: str | Path, header: Sequence[str], rows: Iterable[Sequence]) -> None:

@@ -3,19 +3,12 @@ import os
 
 from snakemake.utils import validate
 
-from aia_reloaded import pairing, video, writing
+from aia_reloaded import configuration, pairing, writing
 
-validate(config, workflow.source_path("../schemas/config.schema.yaml"))
-
-
-def check_movies():
-    """Reject movie settings the frames can't honour (odd sizes, crops outside the frames)."""
-    size = config["prep"]["size"]
-    x0, x1, y0, y1 = config["crop"] or (0, size, 0, size)
-    video.check_movies(config["movies"], (min(x1, size) - x0, min(y1, size) - y0))
-
-
-check_movies()
+SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
+configuration.check_schema(config, SCHEMA)
+validate(config, SCHEMA)
+configuration.check(config)
 
 OUT = config["output_dir"]
 DEMO_DIR = "resources/demo"
@@ -35,7 +28,7 @@ def fits_inputs():
     """What the pairing depends on: the demo folder, or the files found in input_dir."""
     if config["input_dir"] == "demo":
         return DEMO_DIR
-    return pairing.find_fits(os.path.expanduser(config["input_dir"]))
+    return configuration.check_input_dir(config["input_dir"])
 
 
 @functools.cache

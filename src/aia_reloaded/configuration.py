@@ -1,0 +1,128 @@
+"""Checking a workflow configuration: one clear sentence per mistake, before anything runs."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from aia_reloaded import pairing, video
+
+
+class ConfigError(ValueError):
+    """A configuration value that is not allowed; the message names key, value and rule."""
+
+
+def _key(path) -> str:
+    """A config key path as users write it: levels.low[1]."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text.lstrip(".") or "the configuration"
+
+
+def _allowed(error: jsonschema.ValidationError) -> str:
+    """What the schema allows where `error` failed, in words."""
+    rule, value, schema = error.validator, error.validator_value, error.schema
+    if rule in ("minItems", "maxItems") and schema.get("minItems") == schema.get("maxItems"):
+        return f"must have exactly {value} entries"
+    if rule == "type":
+        return f"must be of type {' or '.join(value) if isinstance(value, list) else value}"
+    words = {
+        "minimum": f"must be >= {value}",
+        "maximum": f"must be <= {value}",
+        "exclusiveMinimum": f"must be > {value}",
+        "exclusiveMaximum": f"must be < {value}",
+        "minItems": f"must have at least {value} entries",
+        "maxItems": f"must have at most {value} entries",
+        "enum": f"must be one of {', '.join(map(str, value))}" if rule == "enum" else "",
+        "pattern": f"must match {value}",
+    }
+    return words.get(rule, error.message)
+
+
+def check_schema(config: Mapping, schema_path: str | Path) -> None:
+    """Raise ConfigError, in one sentence, on the first value the schema does not allow."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    if error is None:
+        return
+    if error.validator == "additionalProperties":
+        known = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(known))
+        where = _key(error.absolute_path)
+        where = "" if where == "the configuration" else f" in {where}"
+        raise ConfigError(
+            f"config: unknown key {', '.join(unknown)}{where}; allowed keys are {', '.join(known)}."
+        )
+    if error.validator == "required":
+        raise ConfigError(f"config {_key(error.absolute_path)}: {error.message}.")
+    raise ConfigError(
+        f"config key {_key(error.absolute_path)}: {error.instance!r} is not allowed; it "
+        f"{_allowed(error)}."
+    )
+
+
+def check(config: Mapping) -> None:
+    """Raise ConfigError on what a schema can't express: ranges across keys, folders, sizes."""
+    for i, (low, high) in enumerate(
+        zip(config["levels"]["low"], config["levels"]["high"], strict=True)
+    ):
+        if not low < high:
+            raise ConfigError(
+                f"config key levels: channel {i + 1} has low percentile {low} >= high "
+                f"percentile {high}; low must be below high."
+            )
+    size = config["prep"]["size"]
+    crop = config["crop"]
+    if crop is not None:
+        x0, x1, y0, y1 = crop
+        if not (0 <= x0 < x1 <= size and 0 <= y0 < y1 <= size):
+            raise ConfigError(
+                f"config key crop: {list(crop)} is not allowed; [x0, x1, y0, y1] must satisfy "
+                f"0 <= x0 < x1 <= {size} and 0 <= y0 < y1 <= {size} (prep.size)."
+            )
+    x0, x1, y0, y1 = crop or (0, size, 0, size)
+    try:
+        video.check_movies(config["movies"], (x1 - x0, y1 - y0))
+    except ValueError as error:
+        raise ConfigError(f"config key movies: {error}") from None
+    if config["input_dir"] != "demo":
+        check_input_dir(config["input_dir"])
+    check_output_dir(config["output_dir"])
+
+
+def check_input_dir(input_dir: str) -> list[str]:
+    """The FITS files of input_dir; ConfigError if it is missing or holds none."""
+    folder = Path(os.path.expanduser(input_dir))
+    if not folder.is_dir():
+        raise ConfigError(
+            f"config key input_dir: {input_dir!r} is not an existing folder; set it to the "
+            "folder of your level-1 FITS files (or `demo`)."
+        )
+    files = pairing.find_fits(folder)
+    if not files:
+        raise ConfigError(
+            f"config key input_dir: {input_dir!r} holds no FITS files "
+            f"({', '.join(pairing.FITS_SUFFIXES)}), searched recursively."
+        )
+    return files
+
+
+def check_output_dir(output_dir: str) -> None:
+    """ConfigError unless output_dir exists (or can be made) and can be written to."""
+    folder = Path(os.path.expanduser(output_dir))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ConfigError(
+            f"config key output_dir: {output_dir!r} can't be written to "
+            f"({error.strerror or error}); choose a writable folder."
+        ) from None

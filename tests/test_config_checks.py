@@ -1,0 +1,102 @@
+"""A bad configuration is one clear sentence naming the key, the value and what is allowed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.utils import validate
+from workflow_run import REPO, make_workdir, snakemake
+
+from aia_reloaded.configuration import ConfigError, check, check_schema
+
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+
+LEVELS = {"low": [25, 25, 25], "high": [99.5, 99.99, 99.85]}
+CASES = {
+    "unknown key": ({"colour_mix": 1}, "unknown key colour_mix; allowed keys are batch_minutes"),
+    "unknown nested key": (
+        {"lab": {"enabled": True, "gamma": 2}},
+        "unknown key gamma in lab; allowed keys are enabled, factors, lmin",
+    ),
+    "wrong type": ({"gamma": [2.8, "x", 2.4]}, "gamma[1]: 'x' is not allowed; it must be of type"),
+    "mix not 3 x 3": (
+        {"mix": [[1, 0, 0], [0, 1, 0]]},
+        "mix: [[1, 0, 0], [0, 1, 0]] is not allowed; it must have exactly 3 entries",
+    ),
+    "mix row not 3": (
+        {"mix": [[1, 0, 0], [0, 1, 0], [0, 1]]},
+        "mix[2]: [0, 1] is not allowed; it must have exactly 3 entries",
+    ),
+    "gamma 0": ({"gamma": [2.8, 0, 2.4]}, "gamma[1]: 0 is not allowed; it must be > 0"),
+    "percentile > 100": (
+        {"levels": {**LEVELS, "high": [99.5, 101, 99.85]}},
+        "levels.high[1]: 101 is not allowed; it must be <= 100",
+    ),
+    "percentile < 0": (
+        {"levels": {**LEVELS, "low": [-1, 25, 25]}},
+        "levels.low[0]: -1 is not allowed; it must be >= 0",
+    ),
+    "low >= high": (
+        {"levels": {**LEVELS, "high": [99.5, 25, 99.85]}},
+        "levels: channel 2 has low percentile 25 >= high percentile 25",
+    ),
+    "crop outside": (
+        {"crop": [0, 5000, 0, 100]},
+        "crop: [0, 5000, 0, 100] is not allowed; [x0, x1, y0, y1] must satisfy 0 <= x0 < x1",
+    ),
+    "crop zero size": ({"crop": [100, 100, 0, 100]}, "crop: [100, 100, 0, 100] is not allowed"),
+    "odd movie size": (
+        {"movies": [{"name": "m", "frame_size": [1081, 1080]}]},
+        "frame_size [1081, 1080] has an odd size, and yuv420p needs even sizes: use [1080, 1080]",
+    ),
+    "unknown channel": (
+        {"channels": [304, 171, 195]},
+        "channels[2]: 195 is not allowed; it must be one of 94, 131",
+    ),
+    "no input_dir": (
+        {"input_dir": "/no/such/folder"},
+        "input_dir: '/no/such/folder' is not an existing folder",
+    ),
+    "input_dir without FITS": ({"input_dir": str(REPO / "config")}, "holds no FITS files"),
+    "output_dir not writable": (
+        {"output_dir": str(REPO / "README.md" / "results")},
+        "results' can't be written to (Not a directory)",
+    ),
+}
+
+
+def shipped_config(tmp_path: Path, **changes) -> dict:
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config.update({"output_dir": str(tmp_path / "results"), **changes})
+    return config
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_config_is_one_clear_sentence(tmp_path: Path, case: str):
+    changes, message = CASES[case]
+    config = shipped_config(tmp_path, **changes)
+    with pytest.raises(ConfigError) as error:
+        check_schema(config, SCHEMA)
+        validate(config, str(SCHEMA))
+        check(config)
+    text = str(error.value)
+    assert message in text and "\n" not in text
+
+
+def test_shipped_config_passes(tmp_path: Path):
+    config = shipped_config(tmp_path)
+    check_schema(config, SCHEMA)
+    validate(config, str(SCHEMA))
+    check(config)
+
+
+@pytest.mark.parametrize("case", ["gamma 0", "no input_dir"])
+def test_snakemake_stops_before_running(tmp_path: Path, case: str):
+    changes, message = CASES[case]
+    workdir = make_workdir(tmp_path, **changes)
+    run = snakemake(workdir, check=False)
+    assert run.returncode != 0 and message in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (workdir / "results" / "frames").exists()

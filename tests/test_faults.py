@@ -1,0 +1,100 @@
+"""Faults: no half-written output, a killed run resumes to the same frames, a full disk is clear."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from workflow_run import make_workdir, snakemake
+
+from aia_reloaded import writing
+from aia_reloaded.synthetic import make_series
+
+
+def test_failed_write_leaves_no_file(tmp_path: Path, monkeypatch):
+    """A write that fails halfway (here: the disk fills up) leaves neither the file nor a temp."""
+
+    def fill_disk(self, data):
+        with open(self, "wb") as f:
+            f.write(data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    monkeypatch.setattr(Path, "write_bytes", fill_disk)
+    frame = np.full((64, 64, 3), 128, np.uint8)
+    with pytest.raises(OSError, match="No space left"):
+        writing.write_jpeg(tmp_path / "frame.jpg", frame)
+    assert list(tmp_path.iterdir()) == []
+
+
+def _can_mount_tmpfs(path: Path) -> bool:
+    path.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=1200k", "tmpfs", str(path)]
+    return os.geteuid() == 0 and subprocess.run(mount, capture_output=True).returncode == 0
+
+
+@pytest.mark.slow
+def test_full_disk_is_a_one_line_error(tmp_path: Path):
+    """Results on a 1.2 MB file system: the job fails with the file and 'No space left'."""
+    small_disk = tmp_path / "disk"
+    if not _can_mount_tmpfs(small_disk):
+        pytest.skip("needs root to mount a small tmpfs")
+    try:
+        workdir = make_workdir(tmp_path / "run", output_dir=str(small_disk / "results"))
+        run = snakemake(workdir, check=False)
+        assert run.returncode != 0
+        errors = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
+        assert errors and "No space left on device" in errors[0], run.stderr[-3000:]
+        assert str(small_disk) in errors[0]
+        assert "Traceback" not in run.stderr
+        # nothing half-written under a final name
+        for jpeg in (small_disk / "results").rglob("*.jpg"):
+            assert jpeg.read_bytes().endswith(b"\xff\xd9")
+    finally:
+        subprocess.run(["umount", str(small_disk)], check=True)
+
+
+def _frame_bytes(results: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((results / "frames").glob("*.jpg"))}
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_identical_frames(tmp_path: Path):
+    """SIGINT, then SIGKILL mid-run; the rerun redoes only the unfinished batches."""
+    data = tmp_path / "data"
+    make_series(data, 10, size=384, seed=3, workers=2)
+    config = {"input_dir": str(data), "prep": {"size": 384, "plate_scale": 6.4}}
+    reference = make_workdir(tmp_path / "reference", **config)
+    snakemake(reference)
+    expected = _frame_bytes(reference / "results")
+    assert len(expected) == 10
+
+    workdir = make_workdir(tmp_path / "killed", **config)
+    command = [sys.executable, "-m", "snakemake", "--cores", "2"]
+    process = subprocess.Popen(
+        command, cwd=workdir, start_new_session=True, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    lists = workdir / "results" / "frame_lists"
+    deadline = time.monotonic() + 120
+    while len(list(lists.glob("*.csv"))) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)
+    time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    finished = {p.name: p.stat().st_mtime_ns for p in lists.glob("*.csv")}
+    assert 3 <= len(finished) < 10, "the run was not interrupted midway"
+    for jpeg in (workdir / "results" / "frames").glob("*.jpg"):  # none half-written
+        assert jpeg.read_bytes().endswith(b"\xff\xd9")
+
+    snakemake(workdir)
+    assert _frame_bytes(workdir / "results") == expected
+    # batches finished before the kill were not redone
+    assert {n: (lists / n).stat().st_mtime_ns for n in finished} == finished
