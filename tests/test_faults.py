@@ -68,12 +68,12 @@ def _frame_bytes(results: Path) -> dict[str, bytes]:
 def test_killed_run_resumes_to_identical_frames(tmp_path: Path):
     """SIGINT, then SIGKILL mid-run; the rerun redoes only the unfinished batches."""
     data = tmp_path / "data"
-    make_series(data, 10, size=384, seed=3, workers=2)
-    config = {"input_dir": str(data), "prep": {"size": 384, "plate_scale": 6.4}}
+    make_series(data, 8, size=256, seed=3, workers=2)
+    config = {"input_dir": str(data)}
     reference = make_workdir(tmp_path / "reference", **config)
     snakemake(reference)
     expected = _frame_bytes(reference / "results")
-    assert len(expected) == 10
+    assert len(expected) == 8
 
     workdir = make_workdir(tmp_path / "killed", **config)
     command = [sys.executable, "-m", "snakemake", "--cores", "2"]
@@ -90,10 +90,11 @@ def test_killed_run_resumes_to_identical_frames(tmp_path: Path):
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     finished = {p.name: p.stat().st_mtime_ns for p in lists.glob("*.csv")}
-    assert 3 <= len(finished) < 10, "the run was not interrupted midway"
+    assert 3 <= len(finished) < 8, "the run was not interrupted midway"
     for jpeg in (workdir / "results" / "frames").glob("*.jpg"):  # none half-written
         assert jpeg.read_bytes().endswith(b"\xff\xd9")
 
+    snakemake(workdir, "--unlock")  # a hard kill leaves Snakemake's lock behind
     snakemake(workdir)
     assert _frame_bytes(workdir / "results") == expected
     # batches finished before the kill were not redone
