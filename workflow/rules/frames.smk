@@ -11,7 +11,7 @@ rule frame:
         "../envs/aia.yaml"
     resources:
         mem_mb=1500,
-        runtime=60,
+        runtime=batch_runtime,
     params:
         frames_dir=f"{OUT}/frames",
         channels=CHANNELS,

@@ -5,6 +5,8 @@ rule levels:
         report(f"{OUT}/levels.yaml", caption="../report/levels.rst", category="Levels"),
     log:
         f"{OUT}/logs/levels.log",
+    benchmark:
+        f"{OUT}/benchmarks/levels.tsv"
     conda:
         "../envs/aia.yaml"
     resources:

@@ -17,8 +17,8 @@ rule movie:
         "../envs/aia.yaml"
     threads: 4
     resources:
-        mem_mb=4000,
-        runtime=120,
+        mem_mb=1000,
+        runtime=movie_runtime,
     params:
         settings=movie_settings,
         frames_dir=f"{OUT}/frames",

@@ -11,8 +11,8 @@ rule prep:
     conda:
         "../envs/aia.yaml"
     resources:
-        mem_mb=1500,
-        runtime=60,
+        mem_mb=1000,
+        runtime=batch_runtime,
     params:
         triplets=batch_triplets,
         channels=CHANNELS,

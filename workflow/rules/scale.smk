@@ -11,8 +11,8 @@ rule scale:
     conda:
         "../envs/aia.yaml"
     resources:
-        mem_mb=1000,
-        runtime=60,
+        mem_mb=600,
+        runtime=batch_runtime,
     params:
         channels=CHANNELS,
         gamma=config["gamma"],
