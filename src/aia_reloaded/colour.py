@@ -7,6 +7,11 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+STRIP = 128  # rows: a frame is made strip by strip, in cache and in little memory
+# OpenCV's saturating cast to 8 bits rounds to nearest (ties to even): adding this first makes
+# it truncate, exact integers included (the bias is one float32 step above -0.5 at 128-255).
+_FLOOR_BIAS = 2.0**-16 - 0.5
+
 
 def percentile_levels(image: np.ndarray, low: float, high: float) -> tuple[float, float]:
     """The low and high percentiles of an image, the fixed levels of a channel."""
@@ -18,13 +23,23 @@ def scale_channel(image: np.ndarray, low: float, high: float, gamma: float) -> n
     """clip((x - low) / (high - low), 0, 1) ** (1 / gamma), float32."""
     scaled = (image - np.float32(low)) * np.float32(1.0 / (high - low))
     np.clip(scaled, 0, 1, out=scaled)
-    return np.power(scaled, np.float32(1.0 / gamma), out=scaled)
+    # the power as exp(log(x) / gamma): vectorised, twice as fast as np.power; log(0) = -inf
+    with np.errstate(divide="ignore"):
+        np.log(scaled, out=scaled)
+    np.multiply(scaled, np.float32(1.0 / gamma), out=scaled)
+    return np.exp(scaled, out=scaled)
 
 
-def mix(red: np.ndarray, green: np.ndarray, blue: np.ndarray, matrix: Sequence) -> np.ndarray:
-    """M . [r, g, b] per pixel (rows of M: output channel), float32 H x W x 3."""
+def mix(
+    red: np.ndarray,
+    green: np.ndarray,
+    blue: np.ndarray,
+    matrix: Sequence,
+    dst: np.ndarray | None = None,
+) -> np.ndarray:
+    """M . [r, g, b] per pixel (rows of M: output channel; a 4th column adds), float32 H x W x 3."""
     stacked = cv2.merge([red, green, blue])
-    return cv2.transform(stacked, np.asarray(matrix, dtype=np.float32))
+    return cv2.transform(stacked, np.asarray(matrix, dtype=np.float32), dst=dst)
 
 
 def stretch(rgb: np.ndarray, scalemin: float) -> np.ndarray:
@@ -35,27 +50,35 @@ def stretch(rgb: np.ndarray, scalemin: float) -> np.ndarray:
     return np.clip(out, 0, 255, out=out)
 
 
-def lab_adjust(
-    rgb: np.ndarray,
-    factors: Sequence[float],
-    lmin: float,
-    value_range: tuple[float, float] | None = None,
-) -> np.ndarray:
-    """The CIELab tweak of a float RGB image (any range): uint8 RGB.
+def stretch_matrix(matrix: Sequence, scalemin: float, top: float = 255.0) -> np.ndarray:
+    """Mix and stretch as one 3x4 affine map, before one clip to [0, top].
 
-    The image is rescaled to [0, 1] by value_range (default its own min and max), converted
-    to 8-bit-convention Lab (L * 255/100, a + 128, b + 128), scaled by factors (L, a, b)
-    above lmin, clipped, truncated to 8 bits and converted back to RGB.
+    clip((clip(M . v, 0, 1) * 255 - s) * 255 / (255 - s), 0, 255) equals the clip to
+    [0, 255] of (255 M . v - s) * 255 / (255 - s); top rescales the result, 255 -> top.
     """
-    lo, hi = value_range or (float(rgb.min()), float(rgb.max()))
-    unit = (rgb - np.float32(lo)) * np.float32(1.0 / (hi - lo) if hi > lo else 0.0)
-    lab = cv2.cvtColor(unit, cv2.COLOR_RGB2Lab)
+    affine = np.hstack([np.asarray(matrix, dtype=np.float64) * 255, [[-scalemin]] * 3])
+    return affine * (top / (255.0 - scalemin))
+
+
+def floor_uint8(image: np.ndarray, dst: np.ndarray | None = None) -> np.ndarray:
+    """floor(clip(image, 0, 255)) as uint8, in one pass."""
+    return cv2.add(image, (_FLOOR_BIAS,) * 4, dst=dst, dtype=cv2.CV_8U)
+
+
+def lab_adjust(
+    unit: np.ndarray, factors: Sequence[float], lmin: float, dst: np.ndarray | None = None
+) -> np.ndarray:
+    """The CIELab tweak of a float32 RGB image in [0, 1]: uint8 RGB.
+
+    Converted to 8-bit-convention Lab (L * 255/100, a + 128, b + 128), scaled by factors
+    (L, a, b) above lmin, clipped, truncated to 8 bits and converted back to RGB.
+    """
     lf, af, bf = factors
-    lab[..., 0] = (lab[..., 0] * np.float32(255 / 100) - lmin) * np.float32(lf * 255 / (255 - lmin))
-    lab[..., 1] = (lab[..., 1] + 128) * np.float32(af)
-    lab[..., 2] = (lab[..., 2] + 128) * np.float32(bf)
-    np.clip(lab, 0, 255, out=lab)
-    return cv2.cvtColor(lab.astype(np.uint8), cv2.COLOR_Lab2RGB)
+    gain = lf * 255 / (255 - lmin)
+    tweak = [[gain * 255 / 100, 0, 0, -lmin * gain], [0, af, 0, 128 * af], [0, 0, bf, 128 * bf]]
+    lab = cv2.cvtColor(unit, cv2.COLOR_RGB2Lab)
+    lab8 = floor_uint8(cv2.transform(lab, np.asarray(tweak, dtype=np.float32)))
+    return cv2.cvtColor(lab8, cv2.COLOR_Lab2RGB, dst=dst)
 
 
 def crop(image: np.ndarray, box: Sequence[int] | None) -> np.ndarray:
@@ -64,6 +87,11 @@ def crop(image: np.ndarray, box: Sequence[int] | None) -> np.ndarray:
         return image
     x0, x1, y0, y1 = box
     return image[y0:y1, x0:x1]
+
+
+def strips(height: int) -> list[slice]:
+    """The row ranges of STRIP rows that cover an image."""
+    return [slice(start, start + STRIP) for start in range(0, height, STRIP)]
 
 
 def rgb_frame(
@@ -76,9 +104,23 @@ def rgb_frame(
     lmin: float = 0.0,
     box: Sequence[int] | None = None,
 ) -> np.ndarray:
-    """Scaled channels to the 8-bit RGB frame (mix, stretch, optional CIELab tweak, crop)."""
-    stretched = stretch(mix(red, green, blue, matrix), scalemin)
+    """Scaled channels to the 8-bit RGB frame (mix, stretch, optional CIELab tweak, crop).
+
+    The CIELab tweak takes the stretched image rescaled to [0, 1] by its own min and max,
+    those of the whole frame (before the crop).
+    """
+    affine = stretch_matrix(matrix, scalemin, 255.0 if lab is None else 1.0)
+    stretched = np.empty((*red.shape, 3), np.float32)
+    for rows in strips(len(red)):
+        mix(red[rows], green[rows], blue[rows], affine, dst=stretched[rows])
     if lab is None:
-        return crop(stretched, box).astype(np.uint8)
-    full_range = float(stretched.min()), float(stretched.max())
-    return lab_adjust(crop(stretched, box), lab, lmin, full_range)
+        return floor_uint8(crop(stretched, box))
+    lo, hi = cv2.minMaxLoc(stretched.reshape(len(stretched), -1))[:2]
+    lo, hi = max(lo, 0.0), min(hi, 1.0)
+    scale = np.float32(1.0 / (hi - lo) if hi > lo else 0.0)
+    stretched = crop(stretched, box)
+    frame = np.empty(stretched.shape, np.uint8)
+    for rows in strips(len(frame)):
+        unit = np.clip((stretched[rows] - np.float32(lo)) * scale, 0, 1)
+        lab_adjust(unit, lab, lmin, dst=frame[rows])
+    return frame
