@@ -28,15 +28,18 @@ def test_scale_channel_known_pixels():
 
 def test_mix_and_stretch_known_pixel():
     r, g, b = (np.full((1, 1), v, np.float32) for v in (0.5, 0.25, 0.75))
-    got = colour.stretch(colour.mix(r, g, b, MIX), 20)[0, 0]
+    got = np.clip(colour.mix(r, g, b, colour.stretch_matrix(MIX, 20)), 0, 255)[0, 0]
     # R = 0.5 + 0.6*0.25 - 0.3*0.75 = 0.425; G = 0.325; B = 0.775
     expected = (np.array([0.425, 0.325, 0.775]) * 255 - 20) * 255 / 235
     np.testing.assert_allclose(got, expected, atol=1e-3)
 
 
 def test_stretch_clips():
-    rgb = np.array([[[-0.5, 0.05, 2.0]]], dtype=np.float32)
-    np.testing.assert_allclose(colour.stretch(rgb, 20)[0, 0], [0, 0, 255])
+    """Mixed values below 0 and above 1 clip before the stretch: -0.5 -> 0, 2.0 -> 255."""
+    r, g, b = (np.full((1, 1), v, np.float32) for v in (-0.5, 0.05, 2.0))
+    identity = [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
+    frame = colour.rgb_frame(r, g, b, identity, 20, None)
+    np.testing.assert_array_equal(frame[0, 0], [0, 0, 255])
 
 
 @pytest.mark.parametrize("lab", [LAB, (1.1, 1.0, 1.0), None])

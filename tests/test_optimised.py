@@ -77,7 +77,7 @@ def test_stretch_matrix_is_mix_then_stretch():
     rng = np.random.default_rng(8)
     r, g, b = (rng.uniform(-0.2, 1.2, (50, 60)).astype(np.float32) for _ in range(3))
     for scalemin in (0, 20, 100):
-        expected = colour.stretch(colour.mix(r, g, b, MIX), scalemin)
+        expected = reference.mix_and_stretch(r, g, b, MIX, scalemin)
         got = np.clip(colour.mix(r, g, b, colour.stretch_matrix(MIX, scalemin)), 0, 255)
         np.testing.assert_allclose(got, expected, atol=2e-4)
 

@@ -42,14 +42,6 @@ def mix(
     return cv2.transform(stacked, np.asarray(matrix, dtype=np.float32), dst=dst)
 
 
-def stretch(rgb: np.ndarray, scalemin: float) -> np.ndarray:
-    """clip(rgb, 0, 1) * 255, then the contrast stretch (y - scalemin) * 255 / (255 - scalemin)."""
-    gain = np.float32(255.0 * 255.0 / (255.0 - scalemin))
-    offset = np.float32(scalemin * 255.0 / (255.0 - scalemin))
-    out = np.clip(rgb, 0, 1) * gain - offset
-    return np.clip(out, 0, 255, out=out)
-
-
 def stretch_matrix(matrix: Sequence, scalemin: float, top: float = 255.0) -> np.ndarray:
     """Mix and stretch as one 3x4 affine map, before one clip to [0, top].
 
