@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from collections.abc import Mapping
@@ -97,8 +98,9 @@ def check(config: Mapping) -> None:
     check_output_dir(config["output_dir"])
 
 
-def check_input_dir(input_dir: str) -> list[str]:
-    """The FITS files of input_dir; ConfigError if it is missing or holds none."""
+@functools.cache
+def check_input_dir(input_dir: str) -> tuple[str, ...]:
+    """The FITS files of input_dir (searched once); ConfigError if it is missing or has none."""
     folder = Path(os.path.expanduser(input_dir))
     if not folder.is_dir():
         raise ConfigError(
@@ -111,7 +113,7 @@ def check_input_dir(input_dir: str) -> list[str]:
             f"config key input_dir: {input_dir!r} holds no FITS files "
             f"({', '.join(pairing.FITS_SUFFIXES)}), searched recursively."
         )
-    return files
+    return tuple(files)
 
 
 def check_output_dir(output_dir: str) -> None:

@@ -29,7 +29,7 @@ def fits_inputs():
     """What the pairing depends on: the demo folder, or the files found in input_dir."""
     if config["input_dir"] == "demo":
         return DEMO_DIR
-    return configuration.check_input_dir(config["input_dir"])
+    return list(configuration.check_input_dir(config["input_dir"]))
 
 
 @functools.cache
