@@ -25,8 +25,33 @@ def demo_run(tmp_path_factory) -> Path:
     return workdir
 
 
-def test_frames_one_per_triplet_in_time_order(demo_run: Path):
-    frames = sorted((demo_run / "results" / "frames").glob("*.jpg"))
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory) -> Path:
+    """The same on the default path: one job per batch in memory, batches of 1 and 2 triplets."""
+    workdir = make_workdir(tmp_path_factory.mktemp("default"), batch_minutes=0.4)
+    snakemake(workdir)
+    return workdir
+
+
+def test_both_paths_make_identical_frames(demo_run: Path, default_run: Path):
+    staged, in_memory = (_frame_bytes(run / "results") for run in (demo_run, default_run))
+    assert len(staged) == 3 and in_memory == staged
+    # the default path kept no full-size intermediate
+    results = default_run / "results"
+    assert not any(results.rglob("*.npy")) and not (results / "rendered").exists()
+    assert sorted(p.name for p in (results / "logs" / "render").iterdir()) == [
+        "20120831T194448.log",
+        "20120831T194512.log",
+    ]
+
+
+def _frame_bytes(results: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((results / "frames").glob("*.jpg"))}
+
+
+@pytest.mark.parametrize("run", ["demo_run", "default_run"])
+def test_frames_one_per_triplet_in_time_order(run: str, request):
+    frames = sorted((request.getfixturevalue(run) / "results" / "frames").glob("*.jpg"))
     assert [f.stem for f in frames] == ["20120831T194505", "20120831T194517", "20120831T194529"]
     for frame in frames:
         image = cv2.imread(str(frame))
@@ -85,9 +110,7 @@ def test_gamma_reruns_scale_and_frame_not_prep(tmp_path: Path):
 def triplet_files(results: Path) -> dict[str, int]:
     """Modification times of the frames, the levels and the per-batch job logs."""
     found = mtimes(results, "frames/*.jpg") | mtimes(results, "levels.yaml")
-    for stage in ("prep", "scale", "frame"):
-        found |= mtimes(results, f"logs/{stage}/*.log")
-    return found
+    return found | mtimes(results, "logs/render/*.log")
 
 
 def test_new_triplet_processes_only_that_triplet(tmp_path: Path):
@@ -105,12 +128,38 @@ def test_new_triplet_processes_only_that_triplet(tmp_path: Path):
     after = triplet_files(results)
     assert len(mtimes(results, "frames/*.jpg")) == 3
     # every earlier frame, log and the levels are untouched; the new triplet went through
-    # its own prep, scale and frame jobs
+    # its own batch's render job
     changed = {f for f in after if before.get(f) != after[f]}
     assert all(after[f] == before[f] for f in before)
-    assert {Path(f).parent.name for f in changed if f.endswith(".log")} >= {
-        "prep",
-        "scale",
-        "frame",
+    assert changed == {"frames/20120831T194529.jpg", "logs/render/20120831T194524.log"}
+
+
+def test_lost_frame_is_made_again_by_its_batch_alone(tmp_path: Path):
+    workdir = make_workdir(tmp_path, batch_minutes=0.4)  # batches of 1 and 2 triplets
+    snakemake(workdir)
+    results = workdir / "results"
+    before, expected = triplet_files(results), _frame_bytes(results)
+    (results / "frames" / "20120831T194529.jpg").unlink()
+    snakemake(workdir)
+    after = triplet_files(results)
+    assert _frame_bytes(results) == expected
+    changed = {f for f in after if before.get(f) != after[f]}
+    assert changed == {
+        "frames/20120831T194517.jpg",
+        "frames/20120831T194529.jpg",
+        "logs/render/20120831T194512.log",
     }
-    assert sum(f.startswith("logs/prep/") for f in changed) == 1
+
+    # the same on the staged path: its last stage alone remakes the frames of the batch
+    write_config(workdir, {**read_config(workdir), "keep_intermediates": True})
+    snakemake(workdir)
+    before = mtimes(results, "**/*.*")
+    (results / "frames" / "20120831T194517.jpg").unlink()
+    snakemake(workdir)
+    after = mtimes(results, "**/*.*")
+    assert _frame_bytes(results) == expected
+    changed = {f for f in after if before.get(f) != after[f]}
+    assert {f for f in changed if not f.startswith(("logs/", "benchmarks/"))} - {
+        "frame_lists/20120831T194512.csv"  # the same list, written again
+    } == {"frames/20120831T194517.jpg", "frames/20120831T194529.jpg"}
+    assert {f for f in changed if f.endswith(".tsv")} == {"benchmarks/compose/20120831T194512.tsv"}

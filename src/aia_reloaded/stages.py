@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import cv2
 import numpy as np
 import yaml
 
@@ -20,6 +22,7 @@ log = logging.getLogger(__name__)
 INDEX = "index.csv"
 INDEX_COLUMNS = ("triplet", "t_obs")
 SKIP_COLUMNS = ("file", "time", "reason")
+FRAME_LIST, FRAME_COLUMNS = "frames.csv", ("frame", "t_obs")
 
 
 def channel_file(directory: str | Path, triplet: str, wavelength: int) -> Path:
@@ -44,6 +47,18 @@ def prep_file(path: str, wavelength: int, size: int, plate_scale: float, interpo
     return header, prep(header, image, size, plate_scale, interpolation)
 
 
+def prep_triplet(
+    files: Sequence[str], channels: Sequence[int], size: int, plate_scale: float, interpolation: str
+) -> tuple[str, list[np.ndarray]]:
+    """Observation time (of the first channel) and prepped channels of one triplet's files."""
+    prepped = [
+        prep_file(path, wl, size, plate_scale, interpolation)
+        for path, wl in zip(files, channels, strict=True)
+    ]
+    headers: list[Header] = [h for h, _ in prepped]
+    return headers[0].time.isoformat(timespec="milliseconds"), [image for _, image in prepped]
+
+
 def prep_batch(
     triplets: Sequence[tuple[str, Sequence[str]]],
     channels: Sequence[int],
@@ -58,17 +73,13 @@ def prep_batch(
     index, skipped = [], []
     for name, files in triplets:
         try:
-            prepped = [
-                prep_file(path, wl, size, plate_scale, interpolation)
-                for path, wl in zip(files, channels, strict=True)
-            ]
+            t_obs, prepped = prep_triplet(files, channels, size, plate_scale, interpolation)
         except InputError as error:
             skipped.append(Skip(error.path, name, error.problem))
             continue
-        for wl, (_header, image) in zip(channels, prepped, strict=True):
+        for wl, image in zip(channels, prepped, strict=True):
             save_array(channel_file(out_dir, name, wl), image)
-        headers: list[Header] = [h for h, _ in prepped]
-        index.append((name, headers[0].time.isoformat(timespec="milliseconds")))
+        index.append((name, t_obs))
         log.info("prepped %s", name)
     write_csv(out_dir / INDEX, INDEX_COLUMNS, index)
     return skipped
@@ -81,31 +92,50 @@ def write_skipped(path: str | Path, skipped: Sequence[Skip]) -> None:
     write_csv(path, SKIP_COLUMNS, [(s.path, s.time, s.reason) for s in skipped])
 
 
-def compute_levels(
-    prepped_dir: str | Path,
+def reference_levels(
+    triplets: Sequence[tuple[str, Sequence[str]]],
     reference: str | None,
     channels: Sequence[int],
     low: Sequence[float],
     high: Sequence[float],
+    prep_settings: dict,
 ) -> dict:
-    """Levels of each channel: percentiles of the reference triplet (default: the first)."""
-    names = [row["triplet"] for row in read_index(prepped_dir)]
-    if not names:
-        raise ValueError(
-            f"{prepped_dir}: every triplet of the reference batch was skipped (see skipped.csv); "
-            "set `reference` to a good triplet"
-        )
-    name = reference if reference in names else names[0]
-    if reference and reference != name:
-        log.warning("reference %s not prepped (see skipped.csv): levels of %s", reference, name)
-    levels = {"reference": name, "channels": {}}
-    for wl, lo_pct, hi_pct in zip(channels, low, high, strict=True):
-        path = channel_file(prepped_dir, name, wl)
-        lo, hi = percentile_levels(np.load(path), lo_pct, hi_pct)
-        if not hi > lo:
-            raise ValueError(f"{path}: levels {lo_pct}-{hi_pct} % are equal ({lo})")
-        levels["channels"][wl] = {"low": lo, "high": hi, "percentiles": [lo_pct, hi_pct]}
-    return levels
+    """Levels of each channel: percentiles of the prepped reference triplet.
+
+    The reference is the triplet named `reference` among `triplets` (name, files), else the
+    first; if it can't be prepped, the next that can.
+    """
+    ordered = sorted(triplets, key=lambda triplet: triplet[0] != reference)
+    for name, files in ordered:
+        try:
+            _t_obs, prepped = prep_triplet(files, channels, **prep_settings)
+        except InputError as error:
+            log.warning("reference candidate %s skipped: %s", name, error)
+            continue
+        if reference and reference != name:
+            log.warning("reference %s not prepped (see skipped.csv): levels of %s", reference, name)
+        levels = {"reference": name, "channels": {}}
+        for wl, image, lo_pct, hi_pct in zip(channels, prepped, low, high, strict=True):
+            lo, hi = percentile_levels(image, lo_pct, hi_pct)
+            if not hi > lo:
+                raise ValueError(f"{name} {wl}: levels {lo_pct}-{hi_pct} % are equal ({lo})")
+            levels["channels"][wl] = {"low": lo, "high": hi, "percentiles": [lo_pct, hi_pct]}
+        return levels
+    raise ValueError(
+        "every triplet of the reference batch was skipped (see skipped.csv); "
+        "set `reference` to a good triplet"
+    )
+
+
+def channel_scales(
+    levels: dict, channels: Sequence[int], gamma: Sequence[float]
+) -> list[tuple[float, float, float]]:
+    """(low, high, gamma) of each channel, as scale_channel takes them."""
+    scales = []
+    for wl, g in zip(channels, gamma, strict=True):
+        level = levels["channels"][wl]
+        scales.append((level["low"], level["high"], g))
+    return scales
 
 
 def write_levels(path: str | Path, levels: dict) -> None:
@@ -131,34 +161,62 @@ def scale_batch(
     out_dir.mkdir(parents=True, exist_ok=True)
     index = read_index(prepped_dir)
     for row in index:
-        for wl, g in zip(channels, gamma, strict=True):
-            level = levels["channels"][wl]
+        for wl, scale in zip(channels, channel_scales(levels, channels, gamma), strict=True):
             image = np.load(channel_file(prepped_dir, row["triplet"], wl))
-            scaled = scale_channel(image, level["low"], level["high"], g)
-            save_array(channel_file(out_dir, row["triplet"], wl), scaled)
+            save_array(channel_file(out_dir, row["triplet"], wl), scale_channel(image, *scale))
     write_csv(out_dir / INDEX, INDEX_COLUMNS, [(r["triplet"], r["t_obs"]) for r in index])
 
 
-def frame_batch(
+def compose_batch(
     scaled_dir: str | Path,
     frames_dir: str | Path,
-    frame_list: str | Path,
     channels: Sequence[int],
-    matrix: Sequence[Sequence[float]],
-    scalemin: float,
-    lab: Sequence[float] | None,
-    lmin: float,
-    crop: Sequence[int] | None,
+    look: dict,
     quality: int,
 ) -> None:
-    """RGB JPEG frames of every triplet of a scaled batch, and the list of them (frame, t_obs)."""
+    """The frames of a scaled batch and their FRAME_LIST; look: rgb_frame's keywords."""
     rows = []
     for row in read_index(scaled_dir):
-        red, green, blue = (
-            np.load(channel_file(scaled_dir, row["triplet"], wl)) for wl in channels
-        )
-        frame = rgb_frame(red, green, blue, matrix, scalemin, lab, lmin, crop)
+        scaled = [np.load(channel_file(scaled_dir, row["triplet"], wl)) for wl in channels]
         name = f"{row['triplet']}.jpg"
-        write_jpeg(Path(frames_dir) / name, frame, quality)
+        write_jpeg(Path(frames_dir) / name, rgb_frame(*scaled, **look), quality)
         rows.append((name, row["t_obs"]))
-    write_csv(frame_list, ("frame", "t_obs"), rows)
+    write_csv(Path(frames_dir) / FRAME_LIST, FRAME_COLUMNS, rows)
+
+
+def render_batch(
+    triplets: Sequence[tuple[str, Sequence[str]]],
+    channels: Sequence[int],
+    frames_dir: str | Path,
+    prep_settings: dict,
+    scales: Sequence[tuple[float, float, float]],
+    look: dict,
+    quality: int,
+    threads: int = 1,
+) -> list[Skip]:
+    """Level-1 triplets (name, files) to frames, each in memory, `threads` triplets at a time.
+
+    Writes the frames and their FRAME_LIST (frame, t_obs); returns the triplets skipped.
+    The same frames as prep_batch, scale_batch and compose_batch, without their files.
+    """
+    Path(frames_dir).mkdir(parents=True, exist_ok=True)
+
+    def render(name: str, files: Sequence[str]) -> tuple[str, str]:
+        t_obs, prepped = prep_triplet(files, channels, **prep_settings)
+        frame = rgb_frame(*prepped, **look, scale=scales)
+        write_jpeg(Path(frames_dir) / f"{name}.jpg", frame, quality)
+        log.info("rendered %s", name)
+        return f"{name}.jpg", t_obs
+
+    rows, skipped = [], []
+    workers = max(1, min(threads, len(triplets)))
+    cv2.setNumThreads(threads // workers)  # OpenCV's own threads share what is left
+    with ThreadPoolExecutor(workers) as pool:
+        futures = [pool.submit(render, name, files) for name, files in triplets]
+        for (name, _files), future in zip(triplets, futures, strict=True):
+            try:
+                rows.append(future.result())
+            except InputError as error:
+                skipped.append(Skip(error.path, name, error.problem))
+    write_csv(Path(frames_dir) / FRAME_LIST, FRAME_COLUMNS, rows)
+    return skipped

@@ -18,11 +18,7 @@ CHANNELS = config["channels"]
 
 wildcard_constraints:
     batch=r"\d{8}T\d{6}",
-
-
-def intermediate(path):
-    """Intermediates are temp() unless keep_intermediates is set."""
-    return path if config["keep_intermediates"] else temp(path)
+    frame=r"\d{8}T\d{6}",
 
 
 def fits_inputs():
@@ -58,8 +54,19 @@ def batch_triplets(wildcards):
 
 
 def batch_runtime(wildcards):
-    """Minutes for one batch job: 12 s a triplet (measured: 1-4 s at 4096^2), 5 at least."""
+    """Minutes for one batch job: 12 s a triplet (measured: about 1 s at 4096^2), 5 at least."""
     return 5 + math.ceil(len(batch_triplets(wildcards)) / 5)
+
+
+def render_threads(wildcards):
+    """A local run's cores shared out among its batches: one batch takes them all."""
+    cores = workflow.global_resources["_cores"].value or 1
+    return max(1, cores // len(triplet_batches()))
+
+
+def render_mem_mb(wildcards, threads):
+    """Memory of a render job: 600 MB a thread at 4096^2 (measured 540), scaled by size."""
+    return 200 + math.ceil(600 * threads * (config["prep"]["size"] / 4096) ** 2)
 
 
 def movie_runtime(wildcards):
@@ -67,24 +74,61 @@ def movie_runtime(wildcards):
     return 10 + math.ceil(sum(map(len, triplet_batches().values())) / 30)
 
 
-def reference_batch():
-    """The batch holding the reference triplet (default: the first)."""
+def reference_triplets(wildcards):
+    """The (triplet, files) of the batch holding the reference triplet (default: the first)."""
     batches = triplet_batches()
+    batch = min(batches)
     if config["reference"]:
         batch = pairing.batch_of(config["reference"], config["batch_minutes"])
-        if batch in batches:
-            return batch
-    return min(batches)
+        batch = batch if batch in batches else min(batches)
+    return batches[batch]
 
 
-def reference_prepped(wildcards):
-    """The prepped batch that holds the reference triplet."""
-    return f"{OUT}/prepped/{reference_batch()}"
+def reference_files(wildcards):
+    """The level-1 files of the reference batch."""
+    return [f for _name, files in reference_triplets(wildcards) for f in files]
+
+
+def look():
+    """The colour keys of the config, as rgb_frame takes them."""
+    return {
+        "matrix": config["mix"],
+        "scalemin": config["scalemin"],
+        "lab": config["lab"]["factors"] if config["lab"]["enabled"] else None,
+        "lmin": config["lab"]["lmin"],
+        "box": config["crop"],
+    }
+
+
+def frame_list(batch):
+    """The frame list of a rendered batch (a checkpoint: skipped triplets have no frame)."""
+    return checkpoints.frame_list.get(batch=batch).output[0]
 
 
 def frame_lists(wildcards):
     """The frame list of every batch."""
-    return expand(f"{OUT}/frame_lists/{{batch}}.csv", batch=sorted(triplet_batches()))
+    return [frame_list(batch) for batch in sorted(triplet_batches())]
+
+
+def frames(wildcards):
+    """Every frame: those of the triplets that were rendered (not skipped)."""
+    return [
+        f"{OUT}/frames/{row['frame']}"
+        for path in frame_lists(wildcards)
+        for row in _read_frame_list(path, os.path.getmtime(path))
+    ]
+
+
+@functools.cache
+def _read_frame_list(path, mtime):
+    return writing.read_csv(path)
+
+
+def rendered_batch(wildcards):
+    """The folder of rendered frames of the batch a frame belongs to."""
+    return (
+        f"{OUT}/rendered/{pairing.batch_of(wildcards.frame, config['batch_minutes'])}"
+    )
 
 
 def batch_skips(wildcards):
@@ -112,5 +156,5 @@ def movie_outputs():
 
 
 def get_final_output():
-    """Every frame list, the record of skipped files and the movies."""
-    return [frame_lists, f"{OUT}/skipped.csv", *movie_outputs()]
+    """Every frame and frame list, the record of skipped files and the movies."""
+    return [frames, frame_lists, f"{OUT}/skipped.csv", *movie_outputs()]

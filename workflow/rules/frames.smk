@@ -1,25 +1,22 @@
-rule frame:
+checkpoint frame_list:
     input:
-        f"{OUT}/scaled/{{batch}}",
+        f"{OUT}/rendered/{{batch}}",
     output:
         f"{OUT}/frame_lists/{{batch}}.csv",
     log:
-        f"{OUT}/logs/frame/{{batch}}.log",
-    benchmark:
-        f"{OUT}/benchmarks/frame/{{batch}}.tsv"
-    conda:
-        "../envs/aia.yaml"
-    resources:
-        mem_mb=1500,
-        runtime=batch_runtime,
-    params:
-        frames_dir=f"{OUT}/frames",
-        channels=CHANNELS,
-        mix=config["mix"],
-        scalemin=config["scalemin"],
-        lab=config["lab"]["factors"] if config["lab"]["enabled"] else None,
-        lmin=config["lab"]["lmin"],
-        crop=config["crop"],
-        quality=config["jpeg_quality"],
-    script:
-        "../scripts/frame.py"
+        f"{OUT}/logs/frame_list/{{batch}}.log",
+    localrule: True
+    shell:
+        "cp {input}/frames.csv {output} > {log} 2>&1"
+
+
+rule frame:
+    input:
+        rendered_batch,
+    output:
+        f"{OUT}/frames/{{frame}}.jpg",
+    log:
+        f"{OUT}/logs/frame/{{frame}}.log",
+    localrule: True
+    shell:
+        "ln -f {input}/{wildcards.frame}.jpg {output} > {log} 2>&1"

@@ -1,6 +1,6 @@
 rule levels:
     input:
-        reference_prepped,
+        reference_files,
     output:
         report(f"{OUT}/levels.yaml", caption="../report/levels.rst", category="Levels"),
     log:
@@ -10,12 +10,14 @@ rule levels:
     conda:
         "../envs/aia.yaml"
     resources:
-        mem_mb=1000,
+        mem_mb=800,
         runtime=10,
     params:
+        triplets=reference_triplets,
         reference=config["reference"],
         channels=CHANNELS,
         low=config["levels"]["low"],
         high=config["levels"]["high"],
+        prep=config["prep"],
     script:
         "../scripts/levels.py"

@@ -1,6 +1,7 @@
 rule movie:
     input:
-        frame_lists,
+        frame_lists=frame_lists,
+        frames=frames,
     output:
         report(
             f"{OUT}/movies/{{movie}}.mp4",

@@ -2,7 +2,7 @@ rule prep:
     input:
         batch_files,
     output:
-        prepped=intermediate(directory(f"{OUT}/prepped/{{batch}}")),
+        prepped=directory(f"{OUT}/prepped/{{batch}}"),
         skipped=f"{OUT}/skipped/{{batch}}.csv",
     log:
         f"{OUT}/logs/prep/{{batch}}.log",

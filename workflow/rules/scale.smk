@@ -3,7 +3,7 @@ rule scale:
         prepped=f"{OUT}/prepped/{{batch}}",
         levels=f"{OUT}/levels.yaml",
     output:
-        intermediate(directory(f"{OUT}/scaled/{{batch}}")),
+        directory(f"{OUT}/scaled/{{batch}}"),
     log:
         f"{OUT}/logs/scale/{{batch}}.log",
     benchmark:

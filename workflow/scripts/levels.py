@@ -1,11 +1,11 @@
 """Fixed levels of the series from the reference triplet."""
 
 from aia_reloaded.logs import log_to
-from aia_reloaded.stages import compute_levels, write_levels
+from aia_reloaded.stages import reference_levels, write_levels
 
 params = snakemake.params
 with log_to(snakemake.log[0]):
-    levels = compute_levels(
-        snakemake.input[0], params.reference, params.channels, params.low, params.high
+    levels = reference_levels(
+        params.triplets, params.reference, params.channels, params.low, params.high, params.prep
     )
     write_levels(snakemake.output[0], levels)

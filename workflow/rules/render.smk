@@ -1,0 +1,26 @@
+rule render:
+    input:
+        files=batch_files,
+        levels=f"{OUT}/levels.yaml",
+    output:
+        frames=temp(directory(f"{OUT}/rendered/{{batch}}")),
+        skipped=f"{OUT}/skipped/{{batch}}.csv",
+    log:
+        f"{OUT}/logs/render/{{batch}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/render/{{batch}}.tsv"
+    conda:
+        "../envs/aia.yaml"
+    threads: render_threads
+    resources:
+        mem_mb=render_mem_mb,
+        runtime=batch_runtime,
+    params:
+        triplets=batch_triplets,
+        channels=CHANNELS,
+        prep=config["prep"],
+        gamma=config["gamma"],
+        look=look(),
+        quality=config["jpeg_quality"],
+    script:
+        "../scripts/render.py"

@@ -1,0 +1,14 @@
+"""The frames of one batch from its scaled channels."""
+
+from aia_reloaded.logs import log_to
+from aia_reloaded.stages import compose_batch
+
+params = snakemake.params
+with log_to(snakemake.log[0]):
+    compose_batch(
+        snakemake.input[0],
+        snakemake.output[0],
+        params.channels,
+        params.look,
+        params.quality,
+    )

@@ -1,0 +1,18 @@
+"""The frames of one batch, each triplet from level-1 files to JPEG in memory."""
+
+from aia_reloaded.logs import log_to
+from aia_reloaded.stages import channel_scales, read_levels, render_batch, write_skipped
+
+params = snakemake.params
+with log_to(snakemake.log[0]):
+    skipped = render_batch(
+        params.triplets,
+        params.channels,
+        snakemake.output.frames,
+        params.prep,
+        channel_scales(read_levels(snakemake.input.levels), params.channels, params.gamma),
+        params.look,
+        params.quality,
+        snakemake.threads,
+    )
+    write_skipped(snakemake.output.skipped, skipped)
