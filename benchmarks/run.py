@@ -1,16 +1,16 @@
-"""Benchmark: the workflow end to end against the in-process library path, and planning a day.
+"""Benchmark: the workflow end to end against the in-process floor, and planning a day.
 
-    python benchmarks/run.py [--triplets 10] [--cadence 60] [--repeats 3] [--day 7200]
+    python benchmarks/run.py [--repeats 3] [--cores 2] [--day 7200]
 
-Makes (once, cached in benchmarks/cache/) a synthetic series of full-size 4096 x 4096
-triplets, by default one a minute: two 5-minute batches, so that both cores have a job.
-Then, side by side in each repeat: the workflow end to end (`snakemake --cores 2` from a
-clean output folder, shipped config, no movies), and the library path without Snakemake
-(prep_batch, compute_levels, scale_batch, frame_batch, as the workflow's scripts call them)
-in two worker processes, a batch each, and in one. It prints the medians of wall and
-CPU time per triplet, the peak RSS of the largest process, and the ratio of the workflow to
-the two-process library path, its floor. Last, it times the dry run of a simulated day
-(7,200 triplets of empty files with JSOC names), after the pairing checkpoint has run."""
+Makes (once, cached in benchmarks/cache/) 100 synthetic full-size 4096 x 4096 triplets at
+the real 12 s cadence. Two cases: the first 25 triplets (one 5-minute batch) and all 100
+(four batches). In each repeat, side by side: the workflow end to end (`snakemake --cores N`
+from a clean output folder, shipped config, no movies) and its floor, the same package
+functions in one process with N threads (reference_levels, then render_batch over every
+triplet). It prints medians of wall and CPU time per triplet, the cores kept busy (CPU /
+wall), the largest peak RSS of a render job (and per thread), and the workflow / floor ratio.
+Last, it times the dry run of a simulated day (7,200 triplets of empty files with JSOC
+names), after the pairing checkpoint has run."""
 
 from __future__ import annotations
 
@@ -22,8 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,10 +36,11 @@ REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / "benchmarks" / "cache"
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 CHANNELS = CONFIG["channels"]
+CASES = (25, 100)
 DAY_TRIPLETS = 7200
 
 
-def cached_series(triplets: int, cadence: float) -> list[tuple[str, list[str]]]:
+def cached_series(triplets: int, cadence: float = 12.0) -> list[tuple[str, list[str]]]:
     """The first `triplets` (name, files) of the cached series at `cadence`, made if missing."""
     folder = CACHE / f"{cadence:g}s"
     for attempt in range(2):
@@ -60,10 +59,10 @@ def workdir(folder: Path, input_dir: Path) -> Path:
     return folder
 
 
-def snakemake(folder: Path, *args: str) -> list[str]:
-    """The command that runs the repository's workflow in `folder` on 2 cores."""
+def snakemake(folder: Path, cores: int, *args: str) -> list[str]:
+    """The command that runs the repository's workflow in `folder`."""
     workflow = ["-s", str(REPO / "workflow" / "Snakefile"), "-d", str(folder)]
-    return [sys.executable, "-m", "snakemake", *workflow, "--cores", "2", *args]
+    return [sys.executable, "-m", "snakemake", *workflow, "--cores", str(cores), *args]
 
 
 def _peak_rss(process: psutil.Process) -> int:
@@ -96,62 +95,44 @@ def measure(command: list[str]) -> dict:
             output.seek(0)
             sys.exit(f"{' '.join(command)} failed:\n{output.read()[-5000:].decode()}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    system = after.ru_stime - before.ru_stime
-    cpu = after.ru_utime - before.ru_utime + system
-    return {"wall": wall, "cpu": cpu, "sys": system, "rss": max(peaks.values(), default=0) / 2**20}
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return {"wall": wall, "cpu": cpu, "rss": max(peaks.values(), default=0) / 2**20}
 
 
-def run_workflow(folder: Path) -> dict:
-    """The workflow end to end from a clean output folder; plus its jobs' records by rule."""
+def run_workflow(folder: Path, cores: int) -> dict:
+    """The workflow end to end from a clean output folder; plus its render jobs' records."""
     for path in ("results", ".snakemake"):
         subprocess.run(["rm", "-rf", str(folder / path)], check=True)
-    result = measure(snakemake(folder))
-    jobs: dict[str, list[dict]] = {}
-    for tsv in (folder / "results" / "benchmarks").glob("*/*.tsv"):
+    result = measure(snakemake(folder, cores))
+    renders = []
+    for tsv in (folder / "results" / "benchmarks" / "render").glob("*.tsv"):
         header, values = (line.split("\t") for line in tsv.read_text().splitlines()[:2])
-        jobs.setdefault(tsv.parent.name, []).append(dict(zip(header, values, strict=True)))
-    job_s = {rule: sum(float(r["s"]) for r in records) for rule, records in jobs.items()}
-    max_rss = [float(r["max_rss"]) for rs in jobs.values() for r in rs if r["max_rss"] != "NA"]
-    return {**result, "job_rss": max(max_rss, default=float("nan")), "job_s": job_s}
+        renders.append(dict(zip(header, values, strict=True)))
+    batches = len(renders)
+    threads = max(1, cores // batches)  # as the workflow's render_threads gives them
+    job_rss = max(float(r["max_rss"]) for r in renders)
+    return {**result, "job_rss": job_rss, "thread_rss": job_rss / threads, "threads": threads}
 
 
-def library(series: list, out: Path, workers: int) -> None:
-    """The workflow's stages over `workers` batches in `workers` processes, without Snakemake."""
-    batches = range(workers)
-    prepped = [out / "prepped" / str(i) for i in batches]
-    scaled = [out / "scaled" / str(i) for i in batches]
-    prep, lab = CONFIG["prep"], CONFIG["lab"]
-    with ProcessPoolExecutor(workers) as pool:
-
-        def run(function, **common) -> Callable:
-            def per_batch(*jobs: dict) -> None:
-                for future in [pool.submit(function, **common, **job) for job in jobs]:
-                    future.result()
-
-            return per_batch
-
-        run(stages.prep_batch, channels=CHANNELS, **prep)(
-            *({"triplets": series[i::workers], "out_dir": prepped[i]} for i in batches)
-        )
-        low, high = CONFIG["levels"]["low"], CONFIG["levels"]["high"]
-        levels = stages.compute_levels(prepped[0], None, CHANNELS, low, high)
-        run(stages.scale_batch, levels=levels, channels=CHANNELS, gamma=CONFIG["gamma"])(
-            *({"prepped_dir": prepped[i], "out_dir": scaled[i]} for i in batches)
-        )
-        run(
-            stages.frame_batch,
-            frames_dir=out / "frames",
-            channels=CHANNELS,
-            matrix=CONFIG["mix"],
-            scalemin=CONFIG["scalemin"],
-            lab=lab["factors"] if lab["enabled"] else None,
-            lmin=lab["lmin"],
-            crop=CONFIG["crop"],
-            quality=CONFIG["jpeg_quality"],
-        )(*({"scaled_dir": scaled[i], "frame_list": out / f"frames_{i}.csv"} for i in batches))
+def floor(series: list, out: Path, threads: int) -> None:
+    """The workflow's work in one process on `threads` threads: levels, then every frame."""
+    low, high = CONFIG["levels"]["low"], CONFIG["levels"]["high"]
+    levels = stages.reference_levels(series[:1], None, CHANNELS, low, high, CONFIG["prep"])
+    lab = CONFIG["lab"]
+    look = {
+        "matrix": CONFIG["mix"],
+        "scalemin": CONFIG["scalemin"],
+        "lab": lab["factors"] if lab["enabled"] else None,
+        "lmin": lab["lmin"],
+        "box": CONFIG["crop"],
+    }
+    scales = stages.channel_scales(levels, CHANNELS, CONFIG["gamma"])
+    stages.render_batch(
+        series, CHANNELS, out, CONFIG["prep"], scales, look, CONFIG["jpeg_quality"], threads
+    )
 
 
-def plan_day(folder: Path, triplets: int) -> tuple[dict, dict]:
+def plan_day(folder: Path, triplets: int, cores: int) -> tuple[dict, dict]:
     """Pairing, then the dry run, of a day of empty files with JSOC names."""
     inputs = folder / "input"
     inputs.mkdir(parents=True)
@@ -161,78 +142,74 @@ def plan_day(folder: Path, triplets: int) -> tuple[dict, dict]:
             time_of = start + timedelta(seconds=12 * i + CHANNEL_PROPERTIES[wl][1])
             (inputs / jsoc_name(wl, time_of)).touch()
     run = workdir(folder / "workflow", inputs)
-    pairing = measure(snakemake(run, "results/triplets.csv"))
-    return pairing, measure(snakemake(run, "--dry-run"))
+    pairing = measure(snakemake(run, cores, "results/triplets.csv"))
+    return pairing, measure(snakemake(run, cores, "--dry-run"))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--triplets", type=int, default=10, help="4096^2 triplets (default 10)")
-    parser.add_argument(
-        "--cadence", type=float, default=60, help="s between triplets (default 60: 5 a batch)"
-    )
     parser.add_argument("--repeats", type=int, default=3, help="side-by-side runs (default 3)")
+    parser.add_argument("--cores", type=int, default=2, help="cores and threads (default 2)")
     parser.add_argument(
         "--day", type=int, default=DAY_TRIPLETS, help="triplets of the day (0: skip)"
     )
-    parser.add_argument("--library", nargs=3, help=argparse.SUPPRESS)  # workers series out
+    parser.add_argument("--floor", nargs=3, help=argparse.SUPPRESS)  # threads series out
     args = parser.parse_args()
-    if args.library:
-        workers, series, out = args.library
-        library(json.loads(Path(series).read_text()), Path(out), int(workers))
+    if args.floor:
+        threads, series, out = args.floor
+        floor(json.loads(Path(series).read_text()), Path(out), int(threads))
         return
 
-    series = cached_series(args.triplets, args.cadence)
-    n = len(series)
     scratch = CACHE / "run"
     subprocess.run(["rm", "-rf", str(scratch)], check=True)
-    (scratch / "input").mkdir(parents=True)
-    for _name, files in series:
-        for path in files:
-            (scratch / "input" / Path(path).name).symlink_to(path)
-    (scratch / "series.json").write_text(json.dumps(series))
-    folder = workdir(scratch / "workflow", scratch / "input")
-    runs: dict[str, list[dict]] = {"workflow": [], "library_2": [], "library_1": []}
+    folders = {}
+    for n in CASES:
+        series = cached_series(n)
+        (scratch / f"input_{n}").mkdir(parents=True)
+        for _name, files in series:
+            for path in files:
+                (scratch / f"input_{n}" / Path(path).name).symlink_to(path)
+        (scratch / f"series_{n}.json").write_text(json.dumps(series))
+        folders[n] = workdir(scratch / f"workflow_{n}", scratch / f"input_{n}")
+    runs: dict[tuple[str, int], list[dict]] = {}
     for repeat in range(args.repeats):
-        runs["workflow"].append(run_workflow(folder))
-        for workers in (2, 1):
-            out = scratch / f"library_{workers}"
+        for n in CASES:
+            runs.setdefault(("workflow", n), []).append(run_workflow(folders[n], args.cores))
+            out = scratch / f"floor_{n}"
             subprocess.run(["rm", "-rf", str(out)], check=True)
-            command = [sys.executable, __file__, "--library", str(workers)]
-            runs[f"library_{workers}"].append(
-                measure([*command, str(scratch / "series.json"), str(out)])
-            )
-        walls = ", ".join(f"{k} {v[-1]['wall'] / n:.2f}" for k, v in runs.items())
-        print(f"repeat {repeat + 1}: wall s/triplet {walls}", flush=True)
-    day = plan_day(scratch / "day", args.day) if args.day else None
+            command = [sys.executable, __file__, "--floor", str(args.cores)]
+            command += [str(scratch / f"series_{n}.json"), str(out)]
+            runs.setdefault(("floor", n), []).append(measure(command))
+            walls = [runs[(kind, n)][-1]["wall"] / n for kind in ("workflow", "floor")]
+            print(f"repeat {repeat + 1}, {n} triplets: wall s/triplet workflow {walls[0]:.2f}, "
+                  f"floor {walls[1]:.2f}", flush=True)  # fmt: skip
+    day = plan_day(scratch / "day", args.day, args.cores) if args.day else None
     subprocess.run(["rm", "-rf", str(scratch)], check=True)
 
-    def median(name: str, key: str) -> float:
-        return statistics.median(r[key] for r in runs[name])
+    def median(kind: str, n: int, key: str) -> float:
+        return statistics.median(r[key] for r in runs[(kind, n)])
 
-    print(f"\n{n} triplets of 4096 x 4096, {args.repeats} repeats, medians; 2 cores")
+    print(f"\n4096 x 4096 triplets, {args.cores} cores, medians of {args.repeats} repeats")
     print(
-        f"{'':30} {'wall s/triplet':>15} {'CPU s/triplet':>14} {'(system)':>9} {'peak RSS MB':>12}"
+        f"{'':42} {'wall s/triplet':>14} {'CPU s/triplet':>13} {'cores busy':>10} "
+        f"{'peak RSS MB':>11}"
     )
-    rows = [
-        ("workflow, snakemake --cores 2", "workflow"),
-        ("library, 2 processes", "library_2"),
-        ("library, 1 process", "library_1"),
-    ]
-    for label, name in rows:
-        wall, cpu, system, rss = (median(name, key) for key in ("wall", "cpu", "sys", "rss"))
-        print(f"{label:30} {wall / n:15.2f} {cpu / n:14.2f} {system / n:9.2f} {rss:12.0f}")
-    ratio = median("workflow", "wall") / median("library_2", "wall")
-    print(f"workflow / library (2 processes), wall: {ratio:.2f}x")
-    print(
-        f"largest job's max_rss in the workflow's benchmark records: "
-        f"{median('workflow', 'job_rss'):.0f} MB"
-    )
-    job_s = {
-        rule: statistics.median(r["job_s"][rule] / n for r in runs["workflow"])
-        for rule in runs["workflow"][0]["job_s"]
-    }
-    print("workflow jobs, s/triplet: " + ", ".join(f"{k} {v:.2f}" for k, v in job_s.items()))
+    for n in CASES:
+        label = f"{n} triplets ({n // 25} batch{'es' if n > 25 else ''})"
+        for kind, what in (("workflow", f"snakemake --cores {args.cores}"), ("floor", "floor")):
+            wall, cpu, rss = (median(kind, n, key) for key in ("wall", "cpu", "rss"))
+            threads = f", {args.cores} threads" if kind == "floor" else ""
+            print(
+                f"{label + ', ' + what + threads:42} {wall / n:14.2f} {cpu / n:13.2f} "
+                f"{cpu / wall:10.2f} {rss:11.0f}"
+            )
+        ratio = median("workflow", n, "wall") / median("floor", n, "wall")
+        job, per_thread = median("workflow", n, "job_rss"), median("workflow", n, "thread_rss")
+        threads = runs[("workflow", n)][0]["threads"]
+        print(
+            f"{'':4}workflow / floor, wall: {ratio:.2f}x; largest render job {job:.0f} MB "
+            f"({threads} thread{'s' if threads > 1 else ''}: {per_thread:.0f} MB a thread)"
+        )
     if day:
         pairing, dry_run = day
         print(

@@ -35,18 +35,21 @@ def test_failed_write_leaves_no_file(tmp_path: Path, monkeypatch):
 
 def _can_mount_tmpfs(path: Path) -> bool:
     path.mkdir()
-    mount = ["mount", "-t", "tmpfs", "-o", "size=1200k", "tmpfs", str(path)]
+    mount = ["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(path)]
     return os.geteuid() == 0 and subprocess.run(mount, capture_output=True).returncode == 0
 
 
 @pytest.mark.slow
 def test_full_disk_is_a_one_line_error(tmp_path: Path):
-    """Results on a 1.2 MB file system: the job fails with the file and 'No space left'."""
+    """Results on a 400 kB file system: the job fails with the file and 'No space left'."""
     small_disk = tmp_path / "disk"
     if not _can_mount_tmpfs(small_disk):
         pytest.skip("needs root to mount a small tmpfs")
     try:
-        workdir = make_workdir(tmp_path / "run", output_dir=str(small_disk / "results"))
+        # 1024 px frames of about 250 kB: the second one does not fit
+        prep = {"size": 1024, "plate_scale": 2.4, "interpolation": "cubic"}
+        results = str(small_disk / "results")
+        workdir = make_workdir(tmp_path / "run", output_dir=results, prep=prep)
         run = snakemake(workdir, check=False)
         assert run.returncode != 0
         errors = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
