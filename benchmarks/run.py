@@ -10,7 +10,8 @@ functions in one process with N threads (reference_levels, then render_batch ove
 triplet). It prints medians of wall and CPU time per triplet, the cores kept busy (CPU /
 wall), the largest peak RSS of a render job (and per thread), and the workflow / floor ratio.
 Last, it times the dry run of a simulated day (7,200 triplets of empty files with JSOC
-names), after the pairing checkpoint has run."""
+names) after the pairing checkpoint has run, and again once the day is rendered (its outputs
+faked), when Snakemake plans every frame."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ import yaml
 from aia_reloaded import stages
 from aia_reloaded.pairing import find_fits, identify, pair
 from aia_reloaded.synthetic import CHANNEL_PROPERTIES, jsoc_name, make_series
+from aia_reloaded.writing import read_csv, write_csv
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / "benchmarks" / "cache"
@@ -111,7 +113,14 @@ def run_workflow(folder: Path, cores: int) -> dict:
     batches = len(renders)
     threads = max(1, cores // batches)  # as the workflow's render_threads gives them
     job_rss = max(float(r["max_rss"]) for r in renders)
-    return {**result, "job_rss": job_rss, "thread_rss": job_rss / threads, "threads": threads}
+    busy = sum(float(r["cpu_time"]) for r in renders) / sum(float(r["s"]) for r in renders)
+    return {
+        **result,
+        "job_rss": job_rss,
+        "thread_rss": job_rss / threads,
+        "threads": threads,
+        "job_busy": busy,
+    }
 
 
 def floor(series: list, out: Path, threads: int) -> None:
@@ -128,12 +137,39 @@ def floor(series: list, out: Path, threads: int) -> None:
     }
     scales = stages.channel_scales(levels, CHANNELS, CONFIG["gamma"])
     stages.render_batch(
-        series, CHANNELS, out, CONFIG["prep"], scales, look, CONFIG["jpeg_quality"], threads
+        series,
+        CHANNELS,
+        out,
+        out / "frames.csv",
+        CONFIG["prep"],
+        scales,
+        look,
+        CONFIG["jpeg_quality"],
+        threads,
     )
 
 
-def plan_day(folder: Path, triplets: int, cores: int) -> tuple[dict, dict]:
-    """Pairing, then the dry run, of a day of empty files with JSOC names."""
+def fake_results(results: Path) -> None:
+    """The outputs of a finished run (empty frames), for the dry run of a rendered day."""
+    (results / "levels.yaml").touch()
+    batches: dict[str, list[str]] = {}
+    for row in read_csv(results / "triplets.csv"):
+        batches.setdefault(row["batch"], []).append(row["triplet"])
+    for batch, names in batches.items():
+        write_csv(results / "skipped" / f"{batch}.csv", stages.SKIP_COLUMNS, [])
+        rows = [(f"{name}.jpg", name) for name in names]
+        write_csv(results / "frame_lists" / f"{batch}.csv", stages.FRAME_COLUMNS, rows)
+    (results / "frames").mkdir()
+    rows = [(f"{name}.jpg", name) for names in batches.values() for name in names]
+    write_csv(results / "frames.csv", stages.FRAME_COLUMNS, rows)
+    for frame, _t_obs in rows:
+        (results / "frames" / frame).touch()
+    (results / "skipped.csv").touch()
+
+
+def plan_day(folder: Path, triplets: int, cores: int) -> tuple[dict, dict, dict]:
+    """Pairing, then the dry run, of a day of empty files with JSOC names; then the dry run
+    of the same day rendered (its outputs faked), which plans every frame."""
     inputs = folder / "input"
     inputs.mkdir(parents=True)
     start = datetime(2012, 8, 31, tzinfo=UTC)
@@ -143,7 +179,10 @@ def plan_day(folder: Path, triplets: int, cores: int) -> tuple[dict, dict]:
             (inputs / jsoc_name(wl, time_of)).touch()
     run = workdir(folder / "workflow", inputs)
     pairing = measure(snakemake(run, cores, "results/triplets.csv"))
-    return pairing, measure(snakemake(run, cores, "--dry-run"))
+    planned = measure(snakemake(run, cores, "--dry-run"))
+    fake_results(run / "results")
+    rendered = measure(snakemake(run, cores, "--dry-run"))
+    return pairing, planned, rendered
 
 
 def main() -> None:
@@ -207,15 +246,17 @@ def main() -> None:
         job, per_thread = median("workflow", n, "job_rss"), median("workflow", n, "thread_rss")
         threads = runs[("workflow", n)][0]["threads"]
         print(
-            f"{'':4}workflow / floor, wall: {ratio:.2f}x; largest render job {job:.0f} MB "
+            f"{'':4}workflow / floor, wall: {ratio:.2f}x; render jobs "
+            f"{median('workflow', n, 'job_busy'):.2f} cores busy, the largest {job:.0f} MB "
             f"({threads} thread{'s' if threads > 1 else ''}: {per_thread:.0f} MB a thread)"
         )
     if day:
-        pairing, dry_run = day
+        pairing, planned, rendered = day
         print(
             f"a day, {args.day} triplets ({args.day * len(CHANNELS)} files): pairing "
-            f"{pairing['wall']:.1f} s, dry run {dry_run['wall']:.1f} s wall "
-            f"(peak RSS {dry_run['rss']:.0f} MB)"
+            f"{pairing['wall']:.1f} s; dry run {planned['wall']:.1f} s before rendering, "
+            f"{rendered['wall']:.1f} s once rendered (every frame planned; peak RSS "
+            f"{rendered['rss']:.0f} MB)"
         )
 
 

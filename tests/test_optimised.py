@@ -66,11 +66,25 @@ def test_frame_matches_formulas(scaled, lab, box):
     assert diff.max() <= 6
 
 
-def test_frame_without_lab_to_1_dn(scaled):
+@pytest.mark.parametrize("box", [None, [100, 900, 300, 1024], [0, 1024, 5, 133]])
+def test_frame_without_lab_to_1_dn(scaled, box):
     package, formulas = scaled
-    got = colour.rgb_frame(*package, MIX, 20, None)
-    diff = np.abs(got.astype(int) - reference.frame(*formulas, MIX, 20, None, 0.0))
-    assert diff.max() <= 1
+    got = colour.rgb_frame(*package, MIX, 20, None, box=box)
+    expected = colour.crop(reference.frame(*formulas, MIX, 20, None, 0.0), box)
+    assert got.shape == expected.shape
+    assert np.abs(got.astype(int) - expected).max() <= 1
+
+
+@pytest.mark.parametrize(("lab", "box"), [(LAB, None), (None, None), (LAB, [100, 900, 300, 1024])])
+def test_frame_scaled_in_strips_is_the_frame_of_scaled_channels(prepped, scaled, lab, box):
+    """The default path scales inside the frame's strips: the very bytes of the staged path."""
+    scales = [
+        (*colour.percentile_levels(image, low, high), gamma)
+        for image, low, high, gamma in zip(prepped, LOW, HIGH, GAMMA, strict=True)
+    ]
+    expected = colour.rgb_frame(*scaled[0], MIX, 20, lab, 0.0, box)
+    got = colour.rgb_frame(*prepped, MIX, 20, lab, 0.0, box, scale=scales)
+    np.testing.assert_array_equal(got, expected)
 
 
 def test_stretch_matrix_is_mix_then_stretch():

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 INDEX = "index.csv"
 INDEX_COLUMNS = ("triplet", "t_obs")
 SKIP_COLUMNS = ("file", "time", "reason")
-FRAME_LIST, FRAME_COLUMNS = "frames.csv", ("frame", "t_obs")
+FRAME_COLUMNS = ("frame", "t_obs")
 
 
 def channel_file(directory: str | Path, triplet: str, wavelength: int) -> Path:
@@ -48,13 +48,22 @@ def prep_file(path: str, wavelength: int, size: int, plate_scale: float, interpo
 
 
 def prep_triplet(
-    files: Sequence[str], channels: Sequence[int], size: int, plate_scale: float, interpolation: str
+    files: Sequence[str],
+    channels: Sequence[int],
+    size: int,
+    plate_scale: float,
+    interpolation: str,
+    threads: int = 1,
 ) -> tuple[str, list[np.ndarray]]:
     """Observation time (of the first channel) and prepped channels of one triplet's files."""
-    prepped = [
-        prep_file(path, wl, size, plate_scale, interpolation)
-        for path, wl in zip(files, channels, strict=True)
-    ]
+    with ThreadPoolExecutor(threads) as pool:
+        prepped = list(
+            pool.map(
+                lambda path, wl: prep_file(path, wl, size, plate_scale, interpolation),
+                files,
+                channels,
+            )
+        )
     headers: list[Header] = [h for h, _ in prepped]
     return headers[0].time.isoformat(timespec="milliseconds"), [image for _, image in prepped]
 
@@ -99,24 +108,26 @@ def reference_levels(
     low: Sequence[float],
     high: Sequence[float],
     prep_settings: dict,
+    threads: int = 1,
 ) -> dict:
     """Levels of each channel: percentiles of the prepped reference triplet.
 
     The reference is the triplet named `reference` among `triplets` (name, files), else the
-    first; if it can't be prepped, the next that can.
+    first; if it can't be prepped, the next that can. Channels run `threads` at a time.
     """
     ordered = sorted(triplets, key=lambda triplet: triplet[0] != reference)
     for name, files in ordered:
         try:
-            _t_obs, prepped = prep_triplet(files, channels, **prep_settings)
+            _t_obs, prepped = prep_triplet(files, channels, **prep_settings, threads=threads)
         except InputError as error:
             log.warning("reference candidate %s skipped: %s", name, error)
             continue
         if reference and reference != name:
             log.warning("reference %s not prepped (see skipped.csv): levels of %s", reference, name)
         levels = {"reference": name, "channels": {}}
-        for wl, image, lo_pct, hi_pct in zip(channels, prepped, low, high, strict=True):
-            lo, hi = percentile_levels(image, lo_pct, hi_pct)
+        with ThreadPoolExecutor(threads) as pool:
+            found = list(pool.map(percentile_levels, prepped, low, high))
+        for wl, (lo, hi), lo_pct, hi_pct in zip(channels, found, low, high, strict=True):
             if not hi > lo:
                 raise ValueError(f"{name} {wl}: levels {lo_pct}-{hi_pct} % are equal ({lo})")
             levels["channels"][wl] = {"low": lo, "high": hi, "percentiles": [lo_pct, hi_pct]}
@@ -170,24 +181,27 @@ def scale_batch(
 def compose_batch(
     scaled_dir: str | Path,
     frames_dir: str | Path,
+    frame_list: str | Path,
     channels: Sequence[int],
     look: dict,
     quality: int,
 ) -> None:
-    """The frames of a scaled batch and their FRAME_LIST; look: rgb_frame's keywords."""
+    """The frames of a scaled batch and their list (frame, t_obs); look: rgb_frame's keywords."""
     rows = []
     for row in read_index(scaled_dir):
         scaled = [np.load(channel_file(scaled_dir, row["triplet"], wl)) for wl in channels]
         name = f"{row['triplet']}.jpg"
         write_jpeg(Path(frames_dir) / name, rgb_frame(*scaled, **look), quality)
         rows.append((name, row["t_obs"]))
-    write_csv(Path(frames_dir) / FRAME_LIST, FRAME_COLUMNS, rows)
+    Path(frames_dir).mkdir(parents=True, exist_ok=True)
+    write_csv(frame_list, FRAME_COLUMNS, rows)
 
 
 def render_batch(
     triplets: Sequence[tuple[str, Sequence[str]]],
     channels: Sequence[int],
     frames_dir: str | Path,
+    frame_list: str | Path,
     prep_settings: dict,
     scales: Sequence[tuple[float, float, float]],
     look: dict,
@@ -196,7 +210,7 @@ def render_batch(
 ) -> list[Skip]:
     """Level-1 triplets (name, files) to frames, each in memory, `threads` triplets at a time.
 
-    Writes the frames and their FRAME_LIST (frame, t_obs); returns the triplets skipped.
+    Writes the frames and their list (frame, t_obs); returns the triplets that were skipped.
     The same frames as prep_batch, scale_batch and compose_batch, without their files.
     """
     Path(frames_dir).mkdir(parents=True, exist_ok=True)
@@ -218,5 +232,5 @@ def render_batch(
                 rows.append(future.result())
             except InputError as error:
                 skipped.append(Skip(error.path, name, error.problem))
-    write_csv(Path(frames_dir) / FRAME_LIST, FRAME_COLUMNS, rows)
+    write_csv(frame_list, FRAME_COLUMNS, rows)
     return skipped

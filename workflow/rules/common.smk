@@ -58,10 +58,14 @@ def batch_runtime(wildcards):
     return 5 + math.ceil(len(batch_triplets(wildcards)) / 5)
 
 
+def all_cores(wildcards):
+    """Every core of the run (--cores), for a job that runs alone."""
+    return workflow.global_resources["_cores"].value or 1
+
+
 def render_threads(wildcards):
     """A local run's cores shared out among its batches: one batch takes them all."""
-    cores = workflow.global_resources["_cores"].value or 1
-    return max(1, cores // len(triplet_batches()))
+    return max(1, all_cores(wildcards) // len(triplet_batches()))
 
 
 def render_mem_mb(wildcards, threads):
@@ -100,27 +104,25 @@ def look():
     }
 
 
-def frame_list(batch):
-    """The frame list of a rendered batch (a checkpoint: skipped triplets have no frame)."""
-    return checkpoints.frame_list.get(batch=batch).output[0]
-
-
 def frame_lists(wildcards):
     """The frame list of every batch."""
-    return [frame_list(batch) for batch in sorted(triplet_batches())]
+    return expand(f"{OUT}/frame_lists/{{batch}}.csv", batch=sorted(triplet_batches()))
+
+
+def frame_index(wildcards):
+    """The list of every frame (a checkpoint: a triplet with a bad file has no frame)."""
+    return checkpoints.frame_index.get().output[0]
 
 
 def frames(wildcards):
-    """Every frame: those of the triplets that were rendered (not skipped)."""
-    return [
-        f"{OUT}/frames/{row['frame']}"
-        for path in frame_lists(wildcards)
-        for row in _read_frame_list(path, os.path.getmtime(path))
-    ]
+    """Every frame, as the frame index lists them."""
+    path = frame_index(wildcards)
+    rows = _read_frame_index(path, os.path.getmtime(path))
+    return [f"{OUT}/frames/{row['frame']}" for row in rows]
 
 
 @functools.cache
-def _read_frame_list(path, mtime):
+def _read_frame_index(path, mtime):
     return writing.read_csv(path)
 
 
@@ -156,5 +158,5 @@ def movie_outputs():
 
 
 def get_final_output():
-    """Every frame and frame list, the record of skipped files and the movies."""
-    return [frames, frame_lists, f"{OUT}/skipped.csv", *movie_outputs()]
+    """Every frame, the record of skipped files and the movies."""
+    return [frames, f"{OUT}/skipped.csv", *movie_outputs()]

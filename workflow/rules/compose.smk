@@ -2,7 +2,8 @@ rule compose:
     input:
         f"{OUT}/scaled/{{batch}}",
     output:
-        temp(directory(f"{OUT}/rendered/{{batch}}")),
+        frames=temp(directory(f"{OUT}/rendered/{{batch}}")),
+        frame_list=f"{OUT}/frame_lists/{{batch}}.csv",
     log:
         f"{OUT}/logs/compose/{{batch}}.log",
     benchmark:

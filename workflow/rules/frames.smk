@@ -1,13 +1,13 @@
-checkpoint frame_list:
+checkpoint frame_index:
     input:
-        f"{OUT}/rendered/{{batch}}",
+        frame_lists,
     output:
-        f"{OUT}/frame_lists/{{batch}}.csv",
+        f"{OUT}/frames.csv",
     log:
-        f"{OUT}/logs/frame_list/{{batch}}.log",
+        f"{OUT}/logs/frame_index.log",
     localrule: True
     shell:
-        "cp {input}/frames.csv {output} > {log} 2>&1"
+        "awk 'FNR > 1 || NR == 1' {input} > {output} 2> {log}"
 
 
 rule frame:

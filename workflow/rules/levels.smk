@@ -9,6 +9,7 @@ rule levels:
         f"{OUT}/benchmarks/levels.tsv"
     conda:
         "../envs/aia.yaml"
+    threads: all_cores
     resources:
         mem_mb=800,
         runtime=10,

@@ -1,6 +1,6 @@
 rule movie:
     input:
-        frame_lists=frame_lists,
+        frame_index=frame_index,
         frames=frames,
     output:
         report(

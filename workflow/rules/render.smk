@@ -4,6 +4,7 @@ rule render:
         levels=f"{OUT}/levels.yaml",
     output:
         frames=temp(directory(f"{OUT}/rendered/{{batch}}")),
+        frame_list=f"{OUT}/frame_lists/{{batch}}.csv",
         skipped=f"{OUT}/skipped/{{batch}}.csv",
     log:
         f"{OUT}/logs/render/{{batch}}.log",

@@ -7,7 +7,8 @@ params = snakemake.params
 with log_to(snakemake.log[0]):
     compose_batch(
         snakemake.input[0],
-        snakemake.output[0],
+        snakemake.output.frames,
+        snakemake.output.frame_list,
         params.channels,
         params.look,
         params.quality,

@@ -6,6 +6,12 @@ from aia_reloaded.stages import reference_levels, write_levels
 params = snakemake.params
 with log_to(snakemake.log[0]):
     levels = reference_levels(
-        params.triplets, params.reference, params.channels, params.low, params.high, params.prep
+        params.triplets,
+        params.reference,
+        params.channels,
+        params.low,
+        params.high,
+        params.prep,
+        snakemake.threads,
     )
     write_levels(snakemake.output[0], levels)

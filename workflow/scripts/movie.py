@@ -6,7 +6,7 @@ from aia_reloaded.video import MovieSettings, make_movie
 params = snakemake.params
 with log_to(snakemake.log[0]):
     make_movie(
-        snakemake.input.frame_lists,
+        [snakemake.input.frame_index],
         params.frames_dir,
         snakemake.output[0],
         MovieSettings(**params.settings),

@@ -9,6 +9,7 @@ with log_to(snakemake.log[0]):
         params.triplets,
         params.channels,
         snakemake.output.frames,
+        snakemake.output.frame_list,
         params.prep,
         channel_scales(read_levels(snakemake.input.levels), params.channels, params.gamma),
         params.look,
