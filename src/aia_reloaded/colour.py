@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -96,32 +96,34 @@ def rgb_frame(
     lmin: float = 0.0,
     box: Sequence[int] | None = None,
     scale: Sequence[tuple[float, float, float]] | None = None,
+    empty: Callable = np.empty,
 ) -> np.ndarray:
     """Scaled channels to the 8-bit RGB frame (mix, stretch, optional CIELab tweak, crop).
 
     With `scale`, (low, high, gamma) per channel, the inputs are prepped channels, scaled
     strip by strip on the way: the frame of scale_channel's output, without its full-size
     arrays. The CIELab tweak takes the stretched image rescaled to [0, 1] by its own min and
-    max, those of the whole frame (before the crop).
+    max, those of the whole frame (before the crop). The frame and the float image come
+    from empty(shape, dtype).
     """
     channels = (red, green, blue)
     affine = stretch_matrix(matrix, scalemin, 255.0 if lab is None else 1.0)
     x0, x1, y0, y1 = box or (0, red.shape[1], 0, len(red))
     if lab is None:
-        frame = np.empty((y1 - y0, x1 - x0, 3), np.uint8)
+        frame = empty((y1 - y0, x1 - x0, 3), np.dtype(np.uint8))
         for rows in strips(y1 - y0):
             rows = slice(rows.start + y0, min(rows.stop + y0, y1))
             mixed = mix(*_strip(channels, rows, scale), affine)
             floor_uint8(mixed[:, x0:x1], dst=frame[rows.start - y0 : rows.stop - y0])
         return frame
-    stretched = np.empty((*red.shape, 3), np.float32)
+    stretched = empty((*red.shape, 3), np.dtype(np.float32))
     for rows in strips(len(red)):
         mix(*_strip(channels, rows, scale), affine, dst=stretched[rows])
     lo, hi = cv2.minMaxLoc(stretched.reshape(len(stretched), -1))[:2]
     lo, hi = max(lo, 0.0), min(hi, 1.0)
     factor = np.float32(1.0 / (hi - lo) if hi > lo else 0.0)
     stretched = crop(stretched, box)
-    frame = np.empty(stretched.shape, np.uint8)
+    frame = empty(stretched.shape, np.dtype(np.uint8))
     for rows in strips(len(frame)):
         unit = np.clip((stretched[rows] - np.float32(lo)) * factor, 0, 1)
         lab_adjust(unit, lab, lmin, dst=frame[rows])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -138,10 +139,11 @@ def read_header(path: str | Path) -> Header:
         raise InputError(path, f"not a readable FITS file ({error})") from None
 
 
-def read_level1(path: str | Path) -> tuple[Header, np.ndarray]:
+def read_level1(path: str | Path, empty: Callable = np.empty) -> tuple[Header, np.ndarray]:
     """Header and image (float32, FITS orientation: row 0 south) of one level-1 file.
 
-    Pixels equal to BLANK and non-finite pixels become 0.
+    Pixels equal to BLANK and non-finite pixels become 0. The large arrays come from
+    empty(shape, dtype): np.empty, or a thread's reused arrays (stages.Buffers).
     """
     path = Path(path)
     try:
@@ -149,9 +151,10 @@ def read_level1(path: str | Path) -> tuple[Header, np.ndarray]:
         with fits.open(path, do_not_scale_image_data=True) as hdul:
             hdu = _image_hdu(hdul, path)
             header = parse_header(hdu.header, path)
-            raw = pixels(hdu, path)
+            raw = pixels(hdu, path, empty)
             integer = np.issubdtype(raw.dtype, np.integer)
-            data = raw.astype(np.float32)
+            data = empty(raw.shape, np.dtype(np.float32))
+            np.copyto(data, raw, casting="unsafe")
             bscale, bzero = hdu.header.get("BSCALE", 1), hdu.header.get("BZERO", 0)
             if bscale != 1 or bzero != 0:
                 data = data * np.float32(bscale) + np.float32(bzero)

@@ -41,17 +41,19 @@ def prep(
     size: int = 4096,
     plate_scale: float = 0.6,
     interpolation: str = "cubic",
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Registered channel in DN/s: north up, disk centre at ((size-1)/2, (size-1)/2).
 
-    The output is float32 in display orientation (row 0 north), 0 outside the input,
-    negative values clipped to 0.
+    The output (in `out` if given) is float32 in display orientation (row 0 north), 0
+    outside the input, negative values clipped to 0.
     """
     matrix = prep_matrix(header.geometry, size, plate_scale)
     warped = cv2.warpAffine(
         image,
         matrix,
         (size, size),
+        dst=out,
         flags=INTERPOLATIONS[interpolation] | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=0,

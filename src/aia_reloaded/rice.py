@@ -7,6 +7,7 @@ tiles directly. Any other compression, tiling or layout takes astropy's path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -35,17 +36,22 @@ def _settings(header: fits.Header) -> tuple[int, int] | None:
     return names.get("BLOCKSIZE", 32), names.get("BYTEPIX", 4)
 
 
-def pixels(hdu: fits.ImageHDU | fits.CompImageHDU, path: str | Path) -> np.ndarray:
-    """The stored (unscaled) pixels of an image HDU of the file at path."""
+def pixels(
+    hdu: fits.ImageHDU | fits.CompImageHDU, path: str | Path, empty: Callable = np.empty
+) -> np.ndarray:
+    """The stored (unscaled) pixels of an image HDU of the file at path.
+
+    Row-tiled RICE pixels are decoded into empty(shape, dtype), np.empty or a reused array.
+    """
     if decompress_rice_1_c is None or not isinstance(hdu, fits.CompImageHDU):
         return hdu.data
     try:
-        return _row_tiles(hdu, path)
+        return _row_tiles(hdu, path, empty)
     except Exception:  # another astropy (the decoder is private) or an odd file: astropy's way
         return hdu.data
 
 
-def _row_tiles(hdu: fits.CompImageHDU, path: str | Path) -> np.ndarray:
+def _row_tiles(hdu: fits.CompImageHDU, path: str | Path, empty: Callable) -> np.ndarray:
     """The pixels of a row-tiled RICE image, tile by tile; astropy's own path for others."""
     where = hdu.fileinfo()
     with open(path, "rb") as f:
@@ -62,7 +68,7 @@ def _row_tiles(hdu: fits.CompImageHDU, path: str | Path) -> np.ndarray:
     starts = range(0, rows, tile_rows)
     if len(heap) < header["PCOUNT"] or len(tiles) != len(starts):
         raise OSError("the compressed image is truncated, or not as its header says")
-    image = np.empty((rows, cols), f"i{header['ZBITPIX'] // 8}")
+    image = empty((rows, cols), np.dtype(f"i{header['ZBITPIX'] // 8}"))
     for start, (size, offset) in zip(starts, tiles.tolist(), strict=True):
         tile = image[start : start + tile_rows]
         decoded = decompress_rice_1_c(heap[offset : offset + size], *settings, tile.size)

@@ -7,7 +7,7 @@ import errno
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,9 +35,12 @@ def atomic_path(path: str | Path, suffix: str = ""):
         raise
 
 
-def write_jpeg(path: str | Path, rgb: np.ndarray, quality: int = 95) -> None:
-    """An 8-bit RGB image (row 0 at the top) as a JPEG."""
-    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)  # 7x faster than encoding a reversed view
+def write_jpeg(
+    path: str | Path, rgb: np.ndarray, quality: int = 95, empty: Callable = np.empty
+) -> None:
+    """An 8-bit RGB image (row 0 at the top) as a JPEG; empty(shape, dtype) holds its BGR copy."""
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR, dst=empty(rgb.shape, rgb.dtype))  # 7x faster
+    # than encoding a reversed view
     ok, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise OSError(f"{path}: JPEG encoding failed")
