@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import resource
 import statistics
 import subprocess
@@ -113,7 +114,10 @@ def run_workflow(folder: Path, cores: int) -> dict:
     batches = len(renders)
     threads = max(1, cores // batches)  # as the workflow's render_threads gives them
     job_rss = max(float(r["max_rss"]) for r in renders)
-    busy = sum(float(r["cpu_time"]) for r in renders) / sum(float(r["s"]) for r in renders)
+    # render_batch logs its own wall and CPU time ("... 18.2 s, 34.1 s of CPU ...")
+    logs = (folder / "results" / "logs" / "render").glob("*.log")
+    times = [re.search(r"in ([\d.]+) s, ([\d.]+) s of CPU", p.read_text()) for p in logs]
+    busy = sum(float(t[2]) for t in times) / sum(float(t[1]) for t in times)
     return {
         **result,
         "job_rss": job_rss,

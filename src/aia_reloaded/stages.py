@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -265,6 +266,7 @@ def render_batch(
         return f"{name}.jpg", t_obs
 
     rows, skipped = [], []
+    start, cpu_start = time.perf_counter(), time.process_time()
     workers = max(1, min(threads, len(triplets)))
     cv2.setNumThreads(threads // workers)  # OpenCV's own threads share what is left
     with ThreadPoolExecutor(workers) as pool:
@@ -275,4 +277,9 @@ def render_batch(
             except InputError as error:
                 skipped.append(Skip(error.path, name, error.problem))
     write_csv(frame_list, FRAME_COLUMNS, rows)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    log.info(
+        "%d frames in %.1f s, %.1f s of CPU on %d threads: %.2f cores busy",
+        len(rows), wall, cpu, workers, cpu / wall,
+    )  # fmt: skip
     return skipped

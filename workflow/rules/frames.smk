@@ -6,6 +6,8 @@ checkpoint frame_index:
     log:
         f"{OUT}/logs/frame_index.log",
     localrule: True
+    conda:
+        "../envs/aia.yaml"
     shell:
         "awk 'FNR > 1 || NR == 1' {input} > {output} 2> {log}"
 
@@ -18,5 +20,7 @@ rule frame:
     log:
         f"{OUT}/logs/frame/{{frame}}.log",
     localrule: True
+    conda:
+        "../envs/aia.yaml"
     shell:
         "ln -f {input}/{wildcards.frame}.jpg {output} > {log} 2>&1"
