@@ -30,7 +30,7 @@ from pathlib import Path
 import psutil
 import yaml
 
-from aia_reloaded import stages
+from aia_reloaded import configuration, stages
 from aia_reloaded.pairing import find_fits, identify, pair
 from aia_reloaded.synthetic import CHANNEL_PROPERTIES, jsoc_name, make_series
 from aia_reloaded.writing import read_csv, write_csv
@@ -131,14 +131,6 @@ def floor(series: list, out: Path, threads: int) -> None:
     """The workflow's work in one process on `threads` threads: levels, then every frame."""
     low, high = CONFIG["levels"]["low"], CONFIG["levels"]["high"]
     levels = stages.reference_levels(series[:1], None, CHANNELS, low, high, CONFIG["prep"])
-    lab = CONFIG["lab"]
-    look = {
-        "matrix": CONFIG["mix"],
-        "scalemin": CONFIG["scalemin"],
-        "lab": lab["factors"] if lab["enabled"] else None,
-        "lmin": lab["lmin"],
-        "box": CONFIG["crop"],
-    }
     scales = stages.channel_scales(levels, CHANNELS, CONFIG["gamma"])
     stages.render_batch(
         series,
@@ -147,7 +139,7 @@ def floor(series: list, out: Path, threads: int) -> None:
         out / "frames.csv",
         CONFIG["prep"],
         scales,
-        look,
+        configuration.look(CONFIG),
         CONFIG["jpeg_quality"],
         threads,
     )

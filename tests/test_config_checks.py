@@ -9,7 +9,7 @@ import yaml
 from snakemake.utils import validate
 from workflow_run import REPO, make_workdir, snakemake
 
-from aia_reloaded.configuration import ConfigError, check, check_schema
+from aia_reloaded.configuration import ConfigError, check, check_schema, look
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -90,6 +90,20 @@ def test_shipped_config_passes(tmp_path: Path):
     check_schema(config, SCHEMA)
     validate(config, str(SCHEMA))
     check(config)
+
+
+def test_look_is_what_rgb_frame_takes(tmp_path: Path):
+    config = shipped_config(tmp_path)
+    assert look(config) == {
+        "matrix": [[1.0, 0.6, -0.3], [0.0, 1.0, 0.1], [0.0, 0.1, 1.0]],
+        "scalemin": 20,
+        "lab": [1.0, 0.96, 1.04],
+        "lmin": 0,
+        "box": None,
+    }
+    config["lab"]["enabled"] = False
+    config["crop"] = [0, 2048, 2048, 4096]
+    assert look(config)["lab"] is None and look(config)["box"] == [0, 2048, 2048, 4096]
 
 
 @pytest.mark.parametrize("case", ["gamma 0", "no input_dir"])

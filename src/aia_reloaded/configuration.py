@@ -69,6 +69,18 @@ def check_schema(config: Mapping, schema_path: str | Path) -> None:
     )
 
 
+def look(config: Mapping) -> dict:
+    """The colour keys of a configuration, as colour.rgb_frame takes them."""
+    lab = config["lab"]
+    return {
+        "matrix": config["mix"],
+        "scalemin": config["scalemin"],
+        "lab": lab["factors"] if lab["enabled"] else None,
+        "lmin": lab["lmin"],
+        "box": config["crop"],
+    }
+
+
 def check(config: Mapping) -> None:
     """Raise ConfigError on what a schema can't express: ranges across keys, folders, sizes."""
     for i, (low, high) in enumerate(

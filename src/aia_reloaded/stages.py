@@ -184,11 +184,8 @@ def channel_scales(
     levels: dict, channels: Sequence[int], gamma: Sequence[float]
 ) -> list[tuple[float, float, float]]:
     """(low, high, gamma) of each channel, as scale_channel takes them."""
-    scales = []
-    for wl, g in zip(channels, gamma, strict=True):
-        level = levels["channels"][wl]
-        scales.append((level["low"], level["high"], g))
-    return scales
+    bounds = [levels["channels"][wl] for wl in channels]
+    return [(b["low"], b["high"], g) for b, g in zip(bounds, gamma, strict=True)]
 
 
 def write_levels(path: str | Path, levels: dict) -> None:
@@ -229,13 +226,13 @@ def compose_batch(
     quality: int,
 ) -> None:
     """The frames of a scaled batch and their list (frame, t_obs); look: rgb_frame's keywords."""
+    Path(frames_dir).mkdir(parents=True, exist_ok=True)
     rows = []
     for row in read_index(scaled_dir):
         scaled = [np.load(channel_file(scaled_dir, row["triplet"], wl)) for wl in channels]
         name = f"{row['triplet']}.jpg"
         write_jpeg(Path(frames_dir) / name, rgb_frame(*scaled, **look), quality)
         rows.append((name, row["t_obs"]))
-    Path(frames_dir).mkdir(parents=True, exist_ok=True)
     write_csv(frame_list, FRAME_COLUMNS, rows)
 
 

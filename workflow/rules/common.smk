@@ -93,17 +93,6 @@ def reference_files(wildcards):
     return [f for _name, files in reference_triplets(wildcards) for f in files]
 
 
-def look():
-    """The colour keys of the config, as rgb_frame takes them."""
-    return {
-        "matrix": config["mix"],
-        "scalemin": config["scalemin"],
-        "lab": config["lab"]["factors"] if config["lab"]["enabled"] else None,
-        "lmin": config["lab"]["lmin"],
-        "box": config["crop"],
-    }
-
-
 def frame_lists(wildcards):
     """The frame list of every batch."""
     return expand(f"{OUT}/frame_lists/{{batch}}.csv", batch=sorted(triplet_batches()))

@@ -15,7 +15,7 @@ rule compose:
         runtime=batch_runtime,
     params:
         channels=CHANNELS,
-        look=look(),
+        look=configuration.look(config),
         quality=config["jpeg_quality"],
     script:
         "../scripts/compose.py"

@@ -21,7 +21,7 @@ rule render:
         channels=CHANNELS,
         prep=config["prep"],
         gamma=config["gamma"],
-        look=look(),
+        look=configuration.look(config),
         quality=config["jpeg_quality"],
     script:
         "../scripts/render.py"
