@@ -130,15 +130,18 @@ def run_workflow(folder: Path, cores: int) -> dict:
 def floor(series: list, out: Path, threads: int) -> None:
     """The workflow's work in one process on `threads` threads: levels, then every frame."""
     low, high = CONFIG["levels"]["low"], CONFIG["levels"]["high"]
-    levels = stages.reference_levels(series[:1], None, CHANNELS, low, high, CONFIG["prep"])
-    scales = stages.channel_scales(levels, CHANNELS, CONFIG["gamma"])
+    enhancements = configuration.enhancements(CONFIG)
+    levels = stages.reference_levels(
+        series[:1], None, CHANNELS, low, high, CONFIG["prep"], enhancements
+    )
     stages.render_batch(
         series,
         CHANNELS,
         out,
         out / "frames.csv",
         CONFIG["prep"],
-        scales,
+        levels,
+        CONFIG["gamma"],
         configuration.look(CONFIG),
         CONFIG["jpeg_quality"],
         threads,

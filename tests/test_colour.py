@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import reference
 
-from aia_reloaded import colour
+from aia_reloaded import colour, perceptual, stages
 
 MIX = [[1.0, 0.6, -0.3], [0.0, 1.0, 0.1], [0.0, 0.1, 1.0]]
 LAB = (1.0, 0.96, 1.04)
@@ -75,3 +75,31 @@ def test_opencv_cielab_is_cie_d65():
     lab = lab8.astype(float)
     decoded = np.stack([lab[..., 0] * 100 / 255, lab[..., 1] - 128, lab[..., 2] - 128], -1)
     np.testing.assert_allclose(back, reference.lab_to_srgb(decoded) * 255, atol=1.5)
+
+
+def test_key_colours_are_each_channel_alone_in_the_frames():
+    # rgb_mix: 304 alone is red, 171 green with some red, 193 blue (the mix's columns)
+    rgb_mix = {"compose": "rgb_mix", "matrix": MIX, "scalemin": 20, "lab": LAB, "box": None}
+    key = stages.key_colours(rgb_mix, [304, 171, 193])
+    assert [wl for wl, _ in key] == [304, 171, 193]
+    (r1, g1, b1), (r2, g2, b2), (r3, g3, b3) = (colour for _, colour in key)
+    assert r1 > 200 and g1 < 60 and b1 < 60
+    assert g2 > 200 and g2 > r2 > b2
+    assert b3 > 200 and b3 > g3 and r3 < 60
+    # the colour of a frame pixel where 304 alone is at full, the others 0, the frame's
+    # range spanning black to white
+    image = np.zeros((64, 64), np.float32)
+    image[32:, :] = 1
+    red = image.copy()
+    red[0, 0] = 1
+    frame = colour.rgb_frame(
+        red, image * (np.arange(64) > 0), image * (np.arange(64) > 0), MIX, 20, LAB
+    )
+    assert list(frame[0, 0]) == key[0][1]
+    # perceptual: the palette's colour of each channel, as the frame shows it
+    settings = {"palette": "cvd"}
+    look = {"compose": "perceptual", **perceptual.perceptual_look([94, 335], settings), "box": None}
+    keywords = {k: v for k, v in look.items() if k not in ("compose", "box")}
+    assert [c for _, c in stages.key_colours(look, [94, 335])] == [
+        list(c) for c in perceptual.channel_colours(**keywords)
+    ]

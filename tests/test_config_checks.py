@@ -10,6 +10,7 @@ from snakemake.utils import validate
 from workflow_run import REPO, make_workdir, snakemake
 
 from aia_reloaded.configuration import ConfigError, check, check_schema, look
+from aia_reloaded.perceptual import perceptual_look
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -55,6 +56,46 @@ CASES = {
         {"channels": [304, 171, 195]},
         "channels[2]: 195 is not allowed; it must be one of 94, 131",
     ),
+    "enhance channels not one per channel": (
+        {"enhance": {"method": "mgn", "channels": [True, False]}},
+        "enhance.channels: [True, False] has 2 entries for the 3 channels [304, 171, 193]",
+    ),
+    "unknown enhance method": (
+        {"enhance": {"method": "unsharp"}},
+        "enhance.method: 'unsharp' is not allowed; it must be one of none, mgn, wow",
+    ),
+    "mgn weights not one per sigma": (
+        {"enhance": {"method": "mgn", "mgn": {"sigmas": [1, 2], "weights": [1]}}},
+        "enhance.mgn.weights: [1] has 1 entries for 2 sigmas; give one weight per sigma",
+    ),
+    "gamma not one per channel": (
+        {"gamma": [2.8, 2.8]},
+        "gamma: [2.8, 2.8] has 2 entries for the 3 channels [304, 171, 193]; give one per",
+    ),
+    "levels not one per channel": (
+        {"compose": "perceptual", "channels": [94, 131, 171, 193, 211, 304, 335]},
+        "levels.low: [25, 25, 25] has 3 entries for the 7 channels [94, 131",
+    ),
+    "rgb_mix of four channels": (
+        {
+            "channels": [304, 171, 193, 211],
+            "levels": {"low": [25] * 4, "high": [99.9] * 4},
+            "gamma": [2.8] * 4,
+        },
+        "channels: [304, 171, 193, 211] has 4 wavelengths, and compose rgb_mix takes exactly 3",
+    ),
+    "perceptual hues not one per channel": (
+        {"compose": "perceptual", "perceptual": {"hues": [30, 85]}},
+        "perceptual.hues: [30, 85] has 2 entries for the 3 channels [304, 171, 193]",
+    ),
+    "perceptual of a UV channel": (
+        {"compose": "perceptual", "channels": [304, 171, 1600]},
+        "channels: [304, 171, 1600] is not allowed with perceptual colour; it takes 1 to 7",
+    ),
+    "channel twice": (
+        {"channels": [304, 171, 304]},
+        "channels: [304, 171, 304] is not allowed; it",
+    ),
     "no input_dir": (
         {"input_dir": "/no/such/folder"},
         "input_dir: '/no/such/folder' is not an existing folder",
@@ -92,9 +133,10 @@ def test_shipped_config_passes(tmp_path: Path):
     check(config)
 
 
-def test_look_is_what_rgb_frame_takes(tmp_path: Path):
+def test_look_is_what_the_frame_functions_take(tmp_path: Path):
     config = shipped_config(tmp_path)
     assert look(config) == {
+        "compose": "rgb_mix",
         "matrix": [[1.0, 0.6, -0.3], [0.0, 1.0, 0.1], [0.0, 0.1, 1.0]],
         "scalemin": 20,
         "lab": [1.0, 0.96, 1.04],
@@ -104,6 +146,12 @@ def test_look_is_what_rgb_frame_takes(tmp_path: Path):
     config["lab"]["enabled"] = False
     config["crop"] = [0, 2048, 2048, 4096]
     assert look(config)["lab"] is None and look(config)["box"] == [0, 2048, 2048, 4096]
+    config.update(compose="perceptual", channels=[94, 335])
+    assert look(config) == {
+        "compose": "perceptual",
+        **perceptual_look([94, 335], config["perceptual"]),
+        "box": [0, 2048, 2048, 4096],
+    }
 
 
 @pytest.mark.parametrize("case", ["gamma 0", "no input_dir"])

@@ -22,7 +22,7 @@ from aia_reloaded.writing import write_csv
 
 SIZE = 256
 COUNT = 20
-CHANNELS = (304, 171, 193)
+KEY = [(304, (255, 40, 30)), (171, (255, 200, 40)), (193, (0, 40, 255))]  # a dark blue
 START = datetime(2012, 8, 31, 19, 45, 5, 340000, tzinfo=UTC)
 MARK_ROWS = slice(170, 186)  # the rows of the square that tells which frame a movie frame is
 
@@ -119,7 +119,7 @@ def _movie(series: Path, tmp_path: Path, lists=("a.csv", "b.csv"), **settings) -
     output = tmp_path / "movies" / "m.mp4"
     settings = {"timestamp": False, "colour_key": False, **settings}
     lists = [series / name for name in lists]
-    make_movie(lists, series / "frames", output, MovieSettings("m", **settings), CHANNELS)
+    make_movie(lists, series / "frames", output, MovieSettings("m", **settings), KEY)
     return output
 
 
@@ -285,3 +285,19 @@ def test_workflow_no_movies_and_odd_size(tmp_path: Path):
     assert done.returncode != 0
     assert "movie 'wide': frame_size [1919, 1080] has an odd size" in done.stdout + done.stderr
     assert "use [1918, 1080]" in done.stdout + done.stderr
+
+
+def test_colour_key_names_each_wavelength_in_its_colour():
+    frame = video.draw_overlay(np.zeros((1080, 1920, 3), np.uint8), None, KEY)
+    rows = np.nonzero(frame.any(axis=(1, 2)))[0]
+    labels = np.split(rows, np.nonzero(np.diff(rows) > 9)[0] + 1)  # not at the ring over the A
+    assert len(labels) == 3
+    for (_wl, colour), label in zip(KEY, labels, strict=True):
+        pixels = frame[label].reshape(-1, 3).astype(int)
+        brightest = pixels[pixels.sum(1) >= np.percentile(pixels.sum(1), 99)].mean(0)
+        legible = np.array(video.legible(colour))
+        assert np.abs(brightest - legible).max() < 12, (colour, brightest)
+        # the label's hue is the channel's: the same order of R, G, B
+        assert list(np.argsort(brightest)) == list(np.argsort(colour))
+    assert video.legible((255, 200, 40)) == (255, 200, 40)  # light enough as it is
+    assert video.legible((0, 40, 255)) != (0, 40, 255)

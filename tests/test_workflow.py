@@ -10,9 +10,15 @@ import cv2
 import numpy as np
 import pytest
 import yaml
+from test_movies import decode
 from workflow_run import make_workdir, mtimes, read_config, snakemake, write_config
 
+from aia_reloaded import enhance
+from aia_reloaded.colour import scale_channel
+from aia_reloaded.perceptual import perceptual_look
+from aia_reloaded.stages import compose_frame
 from aia_reloaded.synthetic import make_series
+from aia_reloaded.writing import write_jpeg
 
 pytestmark = pytest.mark.slow
 
@@ -163,3 +169,88 @@ def test_lost_frame_is_made_again_by_its_batch_alone(tmp_path: Path):
         "frame_lists/20120831T194512.csv"  # the same list, written again
     } == {"frames/20120831T194517.jpg", "frames/20120831T194529.jpg"}
     assert {f for f in changed if f.endswith(".tsv")} == {"benchmarks/compose/20120831T194512.tsv"}
+
+
+@pytest.mark.parametrize("method", ["mgn", "wow"])
+def test_enhanced_demo_on_both_paths(tmp_path: Path, default_run: Path, method: str):
+    enhance_config = {"method": method, "channels": [True, False, True], "mgn": {"h": 0.9}}
+    levels = {"low": [10, 25, 10], "high": [99.95, 99.99, 99.95]}
+    look = {"enhance": enhance_config, "levels": levels, "gamma": [1.4, 2.8, 1.4]}  # as shipped
+    staged = make_workdir(tmp_path / "staged", keep_intermediates=True, **look)
+    in_memory = make_workdir(tmp_path / "in_memory", batch_minutes=0.4, **look)
+    for workdir in (staged, in_memory):
+        snakemake(workdir)
+    frames = _frame_bytes(staged / "results")
+    assert len(frames) == 3 and _frame_bytes(in_memory / "results") == frames
+
+    # the series-fixed quantities are in levels.yaml; the levels of an enhanced channel are
+    # percentiles of its enhanced reference, those of the others of the prepped reference
+    levels = yaml.safe_load((staged / "results" / "levels.yaml").read_text())
+    config = read_config(staged)
+    for i, wl in enumerate(config["channels"]):
+        image = np.load(staged / f"results/prepped/20120831T194500/20120831T194505_{wl}.npy")
+        recorded = levels["channels"][wl].get("enhance")
+        assert (recorded is not None) == enhance_config["channels"][i]
+        if recorded:
+            assert recorded["method"] == method and recorded["fixed"]
+            fixed = enhance.series_parameters(image, method, recorded["settings"])
+            assert fixed == recorded["fixed"]
+            image = enhance.enhance(image, method, recorded["settings"], fixed)
+        low, high = np.percentile(image, [config["levels"]["low"][i], config["levels"]["high"][i]])
+        assert levels["channels"][wl]["low"] == pytest.approx(low, rel=1e-6, abs=1e-6)
+        assert levels["channels"][wl]["high"] == pytest.approx(high, rel=1e-6, abs=1e-6)
+
+    # the hallmark of both methods: the dynamic range flattened, so that active regions stand
+    # less above the quiet Sun and the corona above the limb comes up; the same percentiles
+    # and gamma on the unenhanced channel for comparison. An unenhanced channel is as before.
+    y, x = np.mgrid[:256, :256]
+    r = np.hypot(x - 127.5, y - 127.5) / 100  # in solar radii (the demo's 9.6" pixels)
+    disk, corona = r < 0.9, (r > 1.05) & (r < 1.25)
+    for i, wl in enumerate(config["channels"]):
+        prepped = np.load(staged / f"results/prepped/20120831T194500/20120831T194505_{wl}.npy")
+        shown = np.load(staged / f"results/scaled/20120831T194500/20120831T194505_{wl}.npy")
+        percentiles = config["levels"]["low"][i], config["levels"]["high"][i]
+        plain = scale_channel(prepped, *np.percentile(prepped, percentiles), look["gamma"][i])
+        if not enhance_config["channels"][i]:
+            np.testing.assert_array_equal(shown, plain)
+            continue
+        contrast = [np.percentile(a[disk], 99) / np.median(a[disk]) for a in (shown, plain)]
+        assert contrast[0] < 0.7 * contrast[1], contrast
+        lift = [a[corona].mean() / np.median(a[disk]) for a in (shown, plain)]
+        assert lift[0] > 1.5 * lift[1], lift
+
+
+@pytest.mark.parametrize(
+    "channels", [[304, 171, 193], [304, 171, 193, 211, 335, 94, 131]], ids=["3", "7"]
+)
+def test_perceptual_demo(tmp_path: Path, channels: list[int]):
+    n = len(channels)
+    workdir = make_workdir(
+        tmp_path,
+        channels=channels,
+        compose="perceptual",
+        perceptual={"palette": "cvd"},
+        levels={"low": [25] * n, "high": [99.9] * n},
+        gamma=[2.8] * n,
+        keep_intermediates=True,
+        movies=[{"name": "sun", "fps": 10}],
+    )
+    snakemake(workdir)
+    results = workdir / "results"
+    triplets = (results / "triplets.csv").read_text().splitlines()
+    assert len(triplets) == 4 and triplets[0].endswith(f"file_{n}")
+    assert len(decode(results / "movies" / "sun.mp4")) == 3
+
+    # each frame is the perceptual composite of its scaled channels in the cvd palette
+    config = read_config(workdir)
+    the_look = {"compose": "perceptual", **perceptual_look(channels, config["perceptual"])}
+    for frame in sorted((results / "frames").glob("*.jpg")):
+        name = frame.stem
+        scaled = [np.load(next(results.glob(f"scaled/*/{name}_{wl}.npy"))) for wl in channels]
+        expected = compose_frame(scaled, {**the_look, "box": None})
+        write_jpeg(tmp_path / "expected.jpg", expected, config["jpeg_quality"])
+        assert frame.read_bytes() == (tmp_path / "expected.jpg").read_bytes()
+        assert expected.shape == (256, 256, 3)
+        # off the disk, where every channel is faint, the colour is near grey and dark
+        corner = expected[:24, :24].reshape(-1, 3).mean(0)
+        assert corner.max() < 60 and np.ptp(corner) < 25, corner

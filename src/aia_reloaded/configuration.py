@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from aia_reloaded import pairing, video
+from aia_reloaded import pairing, perceptual, video
 
 
 class ConfigError(ValueError):
@@ -70,9 +70,16 @@ def check_schema(config: Mapping, schema_path: str | Path) -> None:
 
 
 def look(config: Mapping) -> dict:
-    """The colour keys of a configuration, as colour.rgb_frame takes them."""
+    """The colour keys of a configuration: `compose` and the keywords of its frame function.
+
+    rgb_mix: colour.rgb_frame's; perceptual: perceptual.perceptual_frame's.
+    """
+    if config["compose"] == "perceptual":
+        keywords = perceptual.perceptual_look(config["channels"], config["perceptual"])
+        return {"compose": "perceptual", **keywords, "box": config["crop"]}
     lab = config["lab"]
     return {
+        "compose": "rgb_mix",
         "matrix": config["mix"],
         "scalemin": config["scalemin"],
         "lab": lab["factors"] if lab["enabled"] else None,
@@ -81,8 +88,52 @@ def look(config: Mapping) -> dict:
     }
 
 
+def enhancements(config: Mapping) -> list[dict | None]:
+    """Each channel's enhancement, {method, settings}, or None where it is not enhanced."""
+    enhance = config["enhance"]
+    method = enhance["method"]
+    if method == "none":
+        return [None] * len(config["channels"])
+    return [
+        {"method": method, "settings": enhance[method]} if on else None
+        for on in enhance["channels"]
+    ]
+
+
 def check(config: Mapping) -> None:
     """Raise ConfigError on what a schema can't express: ranges across keys, folders, sizes."""
+    channels = config["channels"]
+    per_channel = {
+        "levels.low": config["levels"]["low"],
+        "levels.high": config["levels"]["high"],
+        "gamma": config["gamma"],
+    }
+    if config["enhance"]["method"] != "none":
+        per_channel["enhance.channels"] = config["enhance"]["channels"]
+    if config["compose"] == "perceptual":
+        perceptual_keys = config["perceptual"]
+        per_channel |= {f"perceptual.{k}": perceptual_keys[k] for k in ("hues", "lightness")}
+    for key, values in per_channel.items():
+        if values is not None and len(values) != len(channels):
+            raise ConfigError(
+                f"config key {key}: {values} has {len(values)} entries for the "
+                f"{len(channels)} channels {channels}; give one per channel."
+            )
+    if config["compose"] == "rgb_mix" and len(channels) != 3:
+        raise ConfigError(
+            f"config key channels: {channels} has {len(channels)} wavelengths, and compose "
+            "rgb_mix takes exactly 3 (red, green, blue); use compose: perceptual for 1 to 7."
+        )
+    try:
+        look(config)
+    except ValueError as error:
+        raise ConfigError(f"config key {error}") from None
+    mgn = config["enhance"]["mgn"]
+    if mgn["weights"] is not None and len(mgn["weights"]) != len(mgn["sigmas"]):
+        raise ConfigError(
+            f"config key enhance.mgn.weights: {mgn['weights']} has {len(mgn['weights'])} "
+            f"entries for {len(mgn['sigmas'])} sigmas; give one weight per sigma (or null)."
+        )
     for i, (low, high) in enumerate(
         zip(config["levels"]["low"], config["levels"]["high"], strict=True)
     ):

@@ -13,8 +13,10 @@ import cv2
 import numpy as np
 import yaml
 
+from aia_reloaded import enhance
 from aia_reloaded.colour import percentile_levels, rgb_frame, scale_channel
 from aia_reloaded.pairing import Skip
+from aia_reloaded.perceptual import perceptual_frame
 from aia_reloaded.reading import Header, InputError, read_level1
 from aia_reloaded.registration import prep
 from aia_reloaded.writing import atomic_path, read_csv, save_array, write_csv, write_jpeg
@@ -110,6 +112,18 @@ def prep_triplet(
     return headers[0].time.isoformat(timespec="milliseconds"), [image for _, image in prepped]
 
 
+def enhance_channels(
+    images: Sequence[np.ndarray],
+    enhancements: Sequence[dict | None],
+    buffers: Buffers | None = None,
+) -> None:
+    """Enhance each channel in place by its enhancement {method, settings, fixed}, if any."""
+    for image, how in zip(images, enhancements, strict=True):
+        if how is not None:
+            enhanced = enhance.enhance(image, how["method"], how["settings"], how["fixed"], buffers)
+            np.copyto(image, enhanced)
+
+
 def prep_batch(
     triplets: Sequence[tuple[str, Sequence[str]]],
     channels: Sequence[int],
@@ -150,12 +164,15 @@ def reference_levels(
     low: Sequence[float],
     high: Sequence[float],
     prep_settings: dict,
+    enhancements: Sequence[dict | None],
     threads: int = 1,
 ) -> dict:
-    """Levels of each channel: percentiles of the prepped reference triplet.
+    """Levels of each channel: percentiles of the prepped (and enhanced) reference triplet.
 
     The reference is the triplet named `reference` among `triplets` (name, files), else the
-    first; if it can't be prepped, the next that can. Channels run `threads` at a time.
+    first; if it can't be prepped, the next that can. An enhanced channel's enhancement
+    {method, settings} gets the quantities fixed for the series from the reference, and its
+    levels are percentiles of the enhanced reference. Channels run `threads` at a time.
     """
     ordered = sorted(triplets, key=lambda triplet: triplet[0] != reference)
     for name, files in ordered:
@@ -167,17 +184,31 @@ def reference_levels(
         if reference and reference != name:
             log.warning("reference %s not prepped (see skipped.csv): levels of %s", reference, name)
         levels = {"reference": name, "channels": {}}
+
+        def channel_levels(image, how, lo_pct, hi_pct):
+            if how is not None:
+                how = {**how, "fixed": enhance.series_parameters(image, **how)}
+                enhance_channels([image], [how])
+            return (*percentile_levels(image, lo_pct, hi_pct), how)
+
         with ThreadPoolExecutor(threads) as pool:
-            found = list(pool.map(percentile_levels, prepped, low, high))
-        for wl, (lo, hi), lo_pct, hi_pct in zip(channels, found, low, high, strict=True):
+            found = list(pool.map(channel_levels, prepped, enhancements, low, high))
+        for wl, (lo, hi, how), lo_pct, hi_pct in zip(channels, found, low, high, strict=True):
             if not hi > lo:
                 raise ValueError(f"{name} {wl}: levels {lo_pct}-{hi_pct} % are equal ({lo})")
             levels["channels"][wl] = {"low": lo, "high": hi, "percentiles": [lo_pct, hi_pct]}
+            if how is not None:
+                levels["channels"][wl]["enhance"] = how
         return levels
     raise ValueError(
         "every triplet of the reference batch was skipped (see skipped.csv); "
         "set `reference` to a good triplet"
     )
+
+
+def channel_enhancements(levels: dict, channels: Sequence[int]) -> list[dict | None]:
+    """The enhancement of each channel recorded in the levels (None: not enhanced)."""
+    return [levels["channels"][wl].get("enhance") for wl in channels]
 
 
 def channel_scales(
@@ -206,15 +237,47 @@ def scale_batch(
     channels: Sequence[int],
     gamma: Sequence[float],
 ) -> None:
-    """Scaled channels (fixed levels, gamma) of every triplet of a prepped batch."""
+    """Scaled channels (enhancement, fixed levels, gamma) of every triplet of a prepped batch."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     index = read_index(prepped_dir)
+    scales = channel_scales(levels, channels, gamma)
     for row in index:
-        for wl, scale in zip(channels, channel_scales(levels, channels, gamma), strict=True):
-            image = np.load(channel_file(prepped_dir, row["triplet"], wl))
+        images = [np.load(channel_file(prepped_dir, row["triplet"], wl)) for wl in channels]
+        enhance_channels(images, channel_enhancements(levels, channels))
+        for wl, image, scale in zip(channels, images, scales, strict=True):
             save_array(channel_file(out_dir, row["triplet"], wl), scale_channel(image, *scale))
     write_csv(out_dir / INDEX, INDEX_COLUMNS, [(r["triplet"], r["t_obs"]) for r in index])
+
+
+def compose_frame(
+    channels: Sequence[np.ndarray],
+    look: dict,
+    scale: Sequence[tuple[float, float, float]] | None = None,
+    empty: Callable = np.empty,
+) -> np.ndarray:
+    """The 8-bit RGB frame of the channels in a look (configuration.look): rgb_mix or perceptual.
+
+    scale, empty: as rgb_frame and perceptual_frame take them.
+    """
+    keywords = {key: value for key, value in look.items() if key != "compose"}
+    if look["compose"] == "perceptual":
+        return perceptual_frame(channels, **keywords, scale=scale, empty=empty)
+    return rgb_frame(*channels, **keywords, scale=scale, empty=empty)
+
+
+def key_colours(look: dict, channels: Sequence[int]) -> list[tuple[int, list[int]]]:
+    """(wavelength, RGB colour) of each channel: its colour alone at full in the look's frames.
+
+    The colours come from a frame of one pixel a channel, plus black and white: the range of
+    a real frame, which the CIELab tweak of rgb_mix rescales by.
+    """
+    pixels = np.vstack([np.zeros(len(channels)), np.ones(len(channels)), np.eye(len(channels))])
+    images = [np.ascontiguousarray(pixels[None, :, i], np.float32) for i in range(len(channels))]
+    frame = compose_frame(images, {**look, "box": None})
+    return [
+        (wl, [int(c) for c in colour]) for wl, colour in zip(channels, frame[0, 2:], strict=True)
+    ]
 
 
 def compose_batch(
@@ -225,13 +288,13 @@ def compose_batch(
     look: dict,
     quality: int,
 ) -> None:
-    """The frames of a scaled batch and their list (frame, t_obs); look: rgb_frame's keywords."""
+    """The frames of a scaled batch and their list (frame, t_obs), in a look (compose_frame)."""
     Path(frames_dir).mkdir(parents=True, exist_ok=True)
     rows = []
     for row in read_index(scaled_dir):
         scaled = [np.load(channel_file(scaled_dir, row["triplet"], wl)) for wl in channels]
         name = f"{row['triplet']}.jpg"
-        write_jpeg(Path(frames_dir) / name, rgb_frame(*scaled, **look), quality)
+        write_jpeg(Path(frames_dir) / name, compose_frame(scaled, look), quality)
         rows.append((name, row["t_obs"]))
     write_csv(frame_list, FRAME_COLUMNS, rows)
 
@@ -242,7 +305,8 @@ def render_batch(
     frames_dir: str | Path,
     frame_list: str | Path,
     prep_settings: dict,
-    scales: Sequence[tuple[float, float, float]],
+    levels: dict,
+    gamma: Sequence[float],
     look: dict,
     quality: int,
     threads: int = 1,
@@ -254,10 +318,13 @@ def render_batch(
     """
     Path(frames_dir).mkdir(parents=True, exist_ok=True)
     buffers = Buffers()
+    enhancements = channel_enhancements(levels, channels)
+    scales = channel_scales(levels, channels, gamma)
 
     def render(name: str, files: Sequence[str]) -> tuple[str, str]:
         t_obs, prepped = prep_triplet(files, channels, **prep_settings, buffers=buffers)
-        frame = rgb_frame(*prepped, **look, scale=scales, empty=buffers.empty("frame"))
+        enhance_channels(prepped, enhancements, buffers)
+        frame = compose_frame(prepped, look, scales, buffers.empty("frame"))
         write_jpeg(Path(frames_dir) / f"{name}.jpg", frame, quality, buffers.empty("jpeg"))
         log.info("rendered %s", name)
         return f"{name}.jpg", t_obs

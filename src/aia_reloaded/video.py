@@ -184,7 +184,7 @@ def schedule(frames: Sequence[Frame], stride: int = 1, gaps: str = "ignore") -> 
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 BASE_HEIGHT = 1080  # the frame size (smaller side, px) at which the text has its base size
-CHANNEL_COLOURS = ((255, 72, 72), (72, 230, 72), (96, 150, 255))  # red, green, blue, legible
+KEY_LUMA = 110  # the least Rec. 709 luma of a colour-key label: darker colours are lightened
 TEXT_COLOUR = (255, 255, 255)
 GAP_COLOUR = (255, 190, 0)
 
@@ -243,23 +243,35 @@ def timestamp_text(time: datetime) -> str:
     return f"{time.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
+def legible(colour: Sequence[int]) -> tuple[int, int, int]:
+    """colour, mixed with white just enough to reach KEY_LUMA (a dark blue stays blue)."""
+    rgb = np.asarray(colour, float)
+    luma = rgb @ (0.2126, 0.7152, 0.0722)
+    if luma < KEY_LUMA:
+        rgb += (255 - rgb) * (KEY_LUMA - luma) / (255 - luma)
+    return tuple(int(c) for c in np.round(rgb))
+
+
 def draw_overlay(
     image: np.ndarray,
     time: datetime | None,
-    channels: Sequence[int] | None,
+    key: Sequence[tuple[int, Sequence[int]]] | None,
     gap: bool = False,
 ) -> np.ndarray:
-    """A copy of image with the time stamp (top left), colour key (top right), gap mark."""
+    """A copy of image with the time stamp (top left), colour key (top right), gap mark.
+
+    key: (wavelength, RGB colour) of each channel, each named in its colour.
+    """
     image = image.copy()
     style = TextStyle.for_frame((image.shape[1], image.shape[0]))
     cap = style.extent("0")[1]
     top, line = style.margin + round(1.45 * cap), round(1.9 * cap)
     if time is not None:
         _label(image, timestamp_text(time), (style.margin, top), style, TEXT_COLOUR)
-    for i, (wavelength, colour) in enumerate(zip(channels or (), CHANNEL_COLOURS, strict=False)):
+    for i, (wavelength, colour) in enumerate(key or ()):
         text = f"{wavelength} A"  # the ring over the A makes it an Angstrom sign
         left = image.shape[1] - style.margin - style.extent(text)[0]
-        _label(image, text, (left, top + i * line), style, colour, ring=True)
+        _label(image, text, (left, top + i * line), style, legible(colour), ring=True)
     if gap:
         _label(image, "DATA GAP", (style.margin, image.shape[0] - style.margin), style, GAP_COLOUR)
     return image
@@ -333,10 +345,10 @@ def movie_frames(
     decoded: Iterator[np.ndarray],
     plan: Sequence[Frame | None],
     settings: MovieSettings,
-    channels: Sequence[int],
+    key: Sequence[tuple[int, Sequence[int]]],
 ) -> Iterator[np.ndarray]:
     """The movie's frames: each decoded frame with its overlay; gap slots repeated or marked."""
-    key = channels if settings.colour_key else None
+    key = key if settings.colour_key else None
     shown = base = time = gap_image = None
     for frame in plan:
         if frame is None:
@@ -360,7 +372,7 @@ def _tail(stream, lines: int = 12) -> str:
 def pipe_frames(
     plan: Sequence[Frame | None],
     settings: MovieSettings,
-    channels: Sequence[int],
+    key: Sequence[tuple[int, Sequence[int]]],
     size: Size,
     decode_command: Sequence[str],
     encode_command: Sequence[str],
@@ -379,7 +391,7 @@ def pipe_frames(
             bufsize=0,
         )
         try:
-            for image in movie_frames(_decoded(decoder.stdout, size), plan, settings, channels):
+            for image in movie_frames(_decoded(decoder.stdout, size), plan, settings, key):
                 encoder.stdin.write(image.data)
                 written += 1
         except BrokenPipeError:
@@ -411,10 +423,13 @@ def make_movie(
     frames_dir: str | Path,
     output: str | Path,
     settings: MovieSettings,
-    channels: Sequence[int],
+    key: Sequence[tuple[int, Sequence[int]]],
     threads: int = 0,
 ) -> int:
-    """Encode the movie of `settings` from the frames listed in frame_lists; its frame count."""
+    """Encode the movie of `settings` from the frames listed in frame_lists; its frame count.
+
+    key: (wavelength, RGB colour) of each channel, for the colour key.
+    """
     frames = read_frames(frame_lists, frames_dir)
     if not frames:
         raise ValueError(f"movie {settings.name!r}: the frame lists hold no frame")
@@ -435,4 +450,4 @@ def make_movie(
         decoding = decoder_command(ffmpeg, script, geo)
         encoding = encoder_command(ffmpeg, settings, geo, tmp, threads)
         log.info("decoding: %s\nencoding: %s", " ".join(decoding), " ".join(encoding))
-        return pipe_frames(plan, settings, channels, geo.size, decoding, encoding)
+        return pipe_frames(plan, settings, key, geo.size, decoding, encoding)

@@ -4,7 +4,7 @@ import os
 
 from snakemake.utils import validate
 
-from aia_reloaded import configuration, pairing, writing
+from aia_reloaded import configuration, pairing, stages, writing
 
 SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 configuration.check_schema(config, SCHEMA)
@@ -14,6 +14,9 @@ configuration.check(config)
 OUT = config["output_dir"]
 DEMO_DIR = "resources/demo"
 CHANNELS = config["channels"]
+ENHANCED = config["enhance"]["method"] != "none" and any(config["enhance"]["channels"])
+# MB a thread the enhancement adds at 4096^2 (measured: see benchmarks/enhance.py)
+ENHANCE_MB = 500 if ENHANCED else 0
 
 
 wildcard_constraints:
@@ -54,8 +57,11 @@ def batch_triplets(wildcards):
 
 
 def batch_runtime(wildcards):
-    """Minutes for one batch job: 12 s a triplet (measured at 4096^2: 0.7-1.3 s), 5 at least."""
-    return 5 + math.ceil(len(batch_triplets(wildcards)) / 5)
+    """Minutes for one batch job: 12 s a triplet (measured at 4096^2: 0.7-1.3 s), 5 at least.
+
+    An enhancement takes up to 4 s a channel: 30 s a triplet.
+    """
+    return 5 + math.ceil(len(batch_triplets(wildcards)) / (2 if ENHANCED else 5))
 
 
 def all_cores(wildcards):
@@ -70,7 +76,9 @@ def render_threads(wildcards):
 
 def render_mem_mb(wildcards, threads):
     """MB for a render job at 4096^2, scaled by size (measured: 690 on 1 thread, 1,280 on 2)."""
-    return 200 + math.ceil(600 * threads * (config["prep"]["size"] / 4096) ** 2)
+    return 200 + math.ceil(
+        (600 + ENHANCE_MB) * threads * (config["prep"]["size"] / 4096) ** 2
+    )
 
 
 def movie_runtime(wildcards):

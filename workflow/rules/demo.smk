@@ -10,5 +10,6 @@ rule demo_data:
         triplets=config["demo"]["triplets"],
         size=config["demo"]["size"],
         seed=config["demo"]["seed"],
+        channels=CHANNELS,
     script:
         "../scripts/demo_data.py"

@@ -11,7 +11,7 @@ rule levels:
         "../envs/aia.yaml"
     threads: all_cores
     resources:
-        mem_mb=800,
+        mem_mb=800 + len(CHANNELS) * ENHANCE_MB,
         runtime=10,
     params:
         triplets=reference_triplets,
@@ -20,5 +20,6 @@ rule levels:
         low=config["levels"]["low"],
         high=config["levels"]["high"],
         prep=config["prep"],
+        enhancements=configuration.enhancements(config),
     script:
         "../scripts/levels.py"

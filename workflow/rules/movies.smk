@@ -23,6 +23,6 @@ rule movie:
     params:
         settings=movie_settings,
         frames_dir=f"{OUT}/frames",
-        channels=CHANNELS,
+        key=stages.key_colours(configuration.look(config), CHANNELS),
     script:
         "../scripts/movie.py"

@@ -8,6 +8,7 @@ with log_to(snakemake.log[0]):
         snakemake.output[0],
         snakemake.params.triplets,
         size=snakemake.params.size,
+        channels=snakemake.params.channels,
         seed=snakemake.params.seed,
         workers=snakemake.threads,
     )

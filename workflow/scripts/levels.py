@@ -12,6 +12,7 @@ with log_to(snakemake.log[0]):
         params.low,
         params.high,
         params.prep,
+        params.enhancements,
         snakemake.threads,
     )
     write_levels(snakemake.output[0], levels)

@@ -10,6 +10,6 @@ with log_to(snakemake.log[0]):
         params.frames_dir,
         snakemake.output[0],
         MovieSettings(**params.settings),
-        params.channels,
+        params.key,
         snakemake.threads,
     )

@@ -1,7 +1,7 @@
 """The frames of one batch, each triplet from level-1 files to JPEG in memory."""
 
 from aia_reloaded.logs import log_to
-from aia_reloaded.stages import channel_scales, read_levels, render_batch, write_skipped
+from aia_reloaded.stages import read_levels, render_batch, write_skipped
 
 params = snakemake.params
 with log_to(snakemake.log[0]):
@@ -11,7 +11,8 @@ with log_to(snakemake.log[0]):
         snakemake.output.frames,
         snakemake.output.frame_list,
         params.prep,
-        channel_scales(read_levels(snakemake.input.levels), params.channels, params.gamma),
+        read_levels(snakemake.input.levels),
+        params.gamma,
         params.look,
         params.quality,
         snakemake.threads,
