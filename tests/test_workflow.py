@@ -225,18 +225,22 @@ def test_enhanced_demo_on_both_paths(tmp_path: Path, default_run: Path, method: 
 )
 def test_perceptual_demo(tmp_path: Path, channels: list[int]):
     n = len(channels)
+    look = {
+        "channels": channels,
+        "compose": "perceptual",
+        "perceptual": {"palette": "cvd"},
+        "levels": {"low": [25] * n, "high": [99.9] * n},
+        "gamma": [2.8] * n,
+    }
     workdir = make_workdir(
-        tmp_path,
-        channels=channels,
-        compose="perceptual",
-        perceptual={"palette": "cvd"},
-        levels={"low": [25] * n, "high": [99.9] * n},
-        gamma=[2.8] * n,
-        keep_intermediates=True,
-        movies=[{"name": "sun", "fps": 10}],
+        tmp_path / "staged", keep_intermediates=True, movies=[{"name": "sun", "fps": 10}], **look
     )
     snakemake(workdir)
     results = workdir / "results"
+    if n == 3:  # the default path makes the same frames
+        in_memory = make_workdir(tmp_path / "in_memory", **look)
+        snakemake(in_memory)
+        assert _frame_bytes(in_memory / "results") == _frame_bytes(results)
     triplets = (results / "triplets.csv").read_text().splitlines()
     assert len(triplets) == 4 and triplets[0].endswith(f"file_{n}")
     assert len(decode(results / "movies" / "sun.mp4")) == 3
@@ -254,3 +258,10 @@ def test_perceptual_demo(tmp_path: Path, channels: list[int]):
         # off the disk, where every channel is faint, the colour is near grey and dark
         corner = expected[:24, :24].reshape(-1, 3).mean(0)
         assert corner.max() < 60 and np.ptp(corner) < 25, corner
+
+
+def test_dry_run_of_a_fresh_folder(tmp_path: Path):
+    """snakemake -n before anything ran: the movies' run time can't count the frames yet."""
+    workdir = make_workdir(tmp_path, movies=[{"name": "sun"}])
+    run = snakemake(workdir, "-n")
+    assert "movie" in run.stdout and not (workdir / "results" / "frames").exists()

@@ -2,6 +2,7 @@ import functools
 import math
 import os
 
+from snakemake.exceptions import IncompleteCheckpointException
 from snakemake.utils import validate
 
 from aia_reloaded import configuration, pairing, stages, writing
@@ -82,8 +83,16 @@ def render_mem_mb(wildcards, threads):
 
 
 def movie_runtime(wildcards):
-    """Minutes for one movie: 2 s a frame (the slowest recipe, 2048^2 at full size: 1.7 s)."""
-    return 10 + math.ceil(sum(map(len, triplet_batches().values())) / 30)
+    """Minutes for one movie: 2 s a frame (the slowest recipe, 2048^2 at full size: 1.7 s).
+
+    Before the pairing has run (a dry run) the frames are not known: 10 minutes. Snakemake
+    9.27 turns the exception a checkpoint raises here into a crash of the dry run.
+    """
+    try:
+        triplets = sum(map(len, triplet_batches().values()))
+    except IncompleteCheckpointException:
+        triplets = 0
+    return 10 + math.ceil(triplets / 30)
 
 
 def reference_triplets(wildcards):
