@@ -1,6 +1,7 @@
 """Benchmark: the workflow end to end against the in-process floor, and planning a day.
 
-    python benchmarks/run.py [--repeats 3] [--cores 2] [--day 7200]
+    python benchmarks/run.py [--repeats 3] [--cores 2] [--day 7200] [--cases 25 100]
+                             [--enhance mgn|wow]
 
 Makes (once, cached in benchmarks/cache/) 100 synthetic full-size 4096 x 4096 triplets at
 the real 12 s cadence. Two cases: the first 25 triplets (one 5-minute batch) and all 100
@@ -11,7 +12,8 @@ triplet). It prints medians of wall and CPU time per triplet, the cores kept bus
 wall), the largest peak RSS of a render job (and per thread), and the workflow / floor ratio.
 Last, it times the dry run of a simulated day (7,200 triplets of empty files with JSOC
 names) after the pairing checkpoint has run, and again once the day is rendered (its outputs
-faked), when Snakemake plans every frame."""
+faked), when Snakemake plans every frame. --enhance runs config/README.md's MGN or WOW look
+(every channel enhanced) instead of the shipped config's."""
 
 from __future__ import annotations
 
@@ -41,6 +43,18 @@ CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 CHANNELS = CONFIG["channels"]
 CASES = (25, 100)
 DAY_TRIPLETS = 7200
+# --enhance: config/README.md's looks with MGN or WOW on every channel
+ENHANCED_LOOK = {
+    "levels": {"low": [10, 10, 10], "high": [99.95, 99.95, 99.95]},
+    "gamma": [1.4, 1.4, 1.4],
+}
+
+
+def use_enhancement(method: str) -> None:
+    """Make CONFIG the shipped look with `method` on every channel."""
+    settings = {**CONFIG["enhance"], "method": method}
+    settings["mgn"] = {**settings["mgn"], "h": 0.9}
+    CONFIG.update(ENHANCED_LOOK, enhance=settings)
 
 
 def cached_series(triplets: int, cadence: float = 12.0) -> list[tuple[str, list[str]]]:
@@ -191,8 +205,12 @@ def main() -> None:
     parser.add_argument(
         "--day", type=int, default=DAY_TRIPLETS, help="triplets of the day (0: skip)"
     )
+    parser.add_argument("--cases", type=int, nargs="+", default=CASES, help="triplet counts")
+    parser.add_argument("--enhance", choices=["mgn", "wow"], help="the look with MGN or WOW")
     parser.add_argument("--floor", nargs=3, help=argparse.SUPPRESS)  # threads series out
     args = parser.parse_args()
+    if args.enhance:
+        use_enhancement(args.enhance)
     if args.floor:
         threads, series, out = args.floor
         floor(json.loads(Path(series).read_text()), Path(out), int(threads))
@@ -201,7 +219,7 @@ def main() -> None:
     scratch = CACHE / "run"
     subprocess.run(["rm", "-rf", str(scratch)], check=True)
     folders = {}
-    for n in CASES:
+    for n in args.cases:
         series = cached_series(n)
         (scratch / f"input_{n}").mkdir(parents=True)
         for _name, files in series:
@@ -211,12 +229,16 @@ def main() -> None:
         folders[n] = workdir(scratch / f"workflow_{n}", scratch / f"input_{n}")
     runs: dict[tuple[str, int], list[dict]] = {}
     for repeat in range(args.repeats):
-        for n in CASES:
+        for n in args.cases:
             runs.setdefault(("workflow", n), []).append(run_workflow(folders[n], args.cores))
             out = scratch / f"floor_{n}"
             subprocess.run(["rm", "-rf", str(out)], check=True)
-            command = [sys.executable, __file__, "--floor", str(args.cores)]
-            command += [str(scratch / f"series_{n}.json"), str(out)]
+            command = [
+                sys.executable,
+                __file__,
+                *(["--enhance", args.enhance] * bool(args.enhance)),
+            ]
+            command += ["--floor", str(args.cores), str(scratch / f"series_{n}.json"), str(out)]
             runs.setdefault(("floor", n), []).append(measure(command))
             walls = [runs[(kind, n)][-1]["wall"] / n for kind in ("workflow", "floor")]
             print(f"repeat {repeat + 1}, {n} triplets: wall s/triplet workflow {walls[0]:.2f}, "
@@ -227,12 +249,13 @@ def main() -> None:
     def median(kind: str, n: int, key: str) -> float:
         return statistics.median(r[key] for r in runs[(kind, n)])
 
-    print(f"\n4096 x 4096 triplets, {args.cores} cores, medians of {args.repeats} repeats")
+    look = f", {args.enhance} on every channel" if args.enhance else ""
+    print(f"\n4096 x 4096 triplets{look}, {args.cores} cores, medians of {args.repeats} repeats")
     print(
         f"{'':42} {'wall s/triplet':>14} {'CPU s/triplet':>13} {'cores busy':>10} "
         f"{'peak RSS MB':>11}"
     )
-    for n in CASES:
+    for n in args.cases:
         label = f"{n} triplets ({n // 25} batch{'es' if n > 25 else ''})"
         for kind, what in (("workflow", f"snakemake --cores {args.cores}"), ("floor", "floor")):
             wall, cpu, rss = (median(kind, n, key) for key in ("wall", "cpu", "rss"))

@@ -4,7 +4,8 @@ Both as sunkit-image and watroo 0.0.4 compute them, except that every global qua
 published algorithms take from the frame (gamma range, residual std, noise, floors) is fixed
 for a series by series_parameters, from a reference frame: an output pixel then depends only
 on the pixels within the kernels' reach, and a movie does not flicker. Fast forms: Gaussians
-of large sigma through a pyramid, the à trous as sums of shifted slices, elementwise work in
+of large sigma through a pyramid, the à trous as one cv2 pass over a view of the plane in
+which the taps are neighbours (as sums of shifted slices at large steps), elementwise work in
 row strips that stay in cache (benchmarks/enhance.py times them).
 """
 
@@ -26,6 +27,11 @@ TINY = 1e-15  # the floor if the noise is 0 (as watroo's floor of the power): no
 STRIP = 32  # rows: elementwise work and separable passes strip by strip, in cache
 B3 = (1 / 16, 1 / 4, 3 / 8, 1 / 4, 1 / 16)  # the B3-spline scaling function of the à trous
 B3_TAPS = range(-2, 3)  # its offsets, in steps
+B3_KERNEL = np.array(B3, np.float32)
+# Largest step of the à trous through a view (see _channels): beyond, the view's rows and the
+# edge bands outgrow the cache and sums of slices are faster (measured at 4096^2); OpenCV 5
+# also takes at most 128 channels
+VIEW_MAX_STEP = 32
 # Std of each plane of unit white Gaussian noise (watroo's B3spline tables, 2-D)
 SIGMA_E = (0.8907, 0.20072, 0.085551, 0.041261, 0.02047, 0.010232, 0.0051435, 0.0026008,
            0.0013161, 0.00067359, 0.0004004)  # fmt: skip
@@ -33,8 +39,8 @@ SIGMA_E_BILATERAL = (0.38234752, 0.24305799, 0.16012153, 0.10633541, 0.07083733,
                      0.03163678, 0.02122341, 0.01429102, 0.00952376)  # fmt: skip
 # erf(x) = 1 - t (a1 + a2 t + ... + a5 t^4) exp(-x^2), t = 1 / (1 + P x): |error| < 1.5e-7
 # (Abramowitz & Stegun 7.1.26); numpy has no vectorised erf
-ERF_P = np.float32(0.3275911)
-ERF_A = np.array([1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592], np.float32)
+ERF_P = 0.3275911
+ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
 
 
 def series_parameters(image: np.ndarray, method: str, settings: dict) -> dict:
@@ -83,12 +89,11 @@ def enhance(
         return _mgn(image, settings, fixed, empty)
     h, low, high = settings["h"], fixed["g_min"], fixed["g_max"]
     white, residual, denoised, _ = _wow(image, settings, fixed["noise"], empty, fixed["epsilon"])
-    weight = np.float32((1 - h) / max(fixed["residual_std"], TINY))  # watroo's floor of it
+    weight = (1 - h) / max(fixed["residual_std"], TINY)  # watroo's floor of it
     for rows in _strips(image):
-        out = white[rows]
-        out *= np.float32(1 - h)
-        out += residual[rows] * weight
-        out += _gamma(denoised[rows], low, high, settings["gamma"]) * np.float32(h)
+        out = cv2.addWeighted(white[rows], 1 - h, residual[rows], weight, 0, white[rows])
+        gamma = _gamma(denoised[rows], low, high, settings["gamma"], denoised[rows])
+        cv2.scaleAdd(gamma, h, out, out)
     return white
 
 
@@ -180,6 +185,8 @@ def _wow(
     _filled(image, current)  # c_0
     squares, power = empty("wow squares")(image.shape), empty("wow power")(image.shape)
     white, denoised = empty("wow white")(image.shape), empty("wow denoised")(image.shape)
+    strip = (STRIP, image.shape[1])
+    roots, scratch = empty("wow roots")(strip), [empty(f"wow scratch {i}")(strip) for i in range(5)]
     white.fill(0)
     np.copyto(denoised, current)  # less (1 - D_j) w_j at each denoised scale
     for scale in range(settings["scales"]):
@@ -194,29 +201,70 @@ def _wow(
         unit = sigma_e[min(scale, len(sigma_e) - 1)]  # beyond the table, its last entry
         threshold = (coefficients[scale] if scale < len(coefficients) else 0) * noise * unit
         floor = max(epsilon * unit, TINY) ** 2
-        for rows in _strips(image):
-            plane = current[rows] - following[rows]
-            np.multiply(plane, plane, out=squares[rows])
+        for rows in _strips(image):  # w_j in place of c_j, no longer needed
+            w = cv2.subtract(current[rows], following[rows], current[rows])
+            cv2.multiply(w, w, squares[rows])
         _atrous(squares, scale, power)
         for rows in _strips(image):
-            plane = current[rows] - following[rows]
+            w = current[rows]
             if threshold > 0:
-                denoised[rows] -= plane
-                plane *= _erf(np.abs(plane) * np.float32(1 / threshold))
-                denoised[rows] += plane
-            root = np.sqrt(np.maximum(power[rows], np.float32(floor)))
-            white[rows] += np.divide(plane, root, out=root)
+                _soft_threshold(w, threshold, denoised[rows], scratch)
+            root = cv2.sqrt(cv2.max(power[rows], floor, roots[: len(w)]), roots[: len(w)])
+            cv2.add(white[rows], cv2.divide(w, root, root), white[rows])
         current, following = following, current
     return white, current, denoised, noise
 
 
 def _atrous(src: np.ndarray, scale: int, dst: np.ndarray) -> np.ndarray:
-    """h^(j) * src: the B3-spline kernel with taps 2^j apart, BORDER_REFLECT, into dst."""
-    step, width = 2**scale, src.shape[1]
+    """h^(j) * src into dst: the B3-spline kernel with taps 2^j apart, BORDER_REFLECT."""
+    step, (height, width) = 2**scale, src.shape
+    reach = 2 * step
+    if step > VIEW_MAX_STEP or height % step or width % step or min(height, width) < 2 * reach:
+        return _slices(src, step, dst)
+    _channels(src, step, dst)  # right but within the reach of an edge; there, from a band:
+
+    def band(near: tuple, top: int, bottom: int, left: int, right: int) -> np.ndarray:
+        """h^(j) * the band src[near], twice the reach wide, with its reflection beyond the
+        edge."""
+        padded = cv2.copyMakeBorder(src[near], top, bottom, left, right, cv2.BORDER_REFLECT)
+        return _channels(padded, step)[reach:-reach, reach:-reach]
+
+    dst[:reach] = band(np.s_[: 2 * reach], reach, 0, reach, reach)
+    dst[-reach:] = band(np.s_[-2 * reach :], 0, reach, reach, reach)
+    dst[:, :reach] = band(np.s_[:, : 2 * reach], reach, reach, reach, 0)
+    dst[:, -reach:] = band(np.s_[:, -2 * reach :], reach, reach, 0, reach)
+    return dst
+
+
+def _channels(src: np.ndarray, step: int, dst: np.ndarray | None = None) -> np.ndarray:
+    """h * src, h the B3-spline kernel with taps `step` apart, in dst if given; right only
+    beyond 2 x step of src's edges. src's sides must be multiples of step.
+
+    One cv2 pass of the 5 x 5 kernel over a view of src: rows of `step` rows of src side by
+    side, pixels of `step` channels (columns). Taps `step` rows or columns apart are then
+    neighbouring rows or pixels, except near src's edges: there the view's border is not the
+    reflection, and a pixel's neighbour beyond a side is in the next or previous row of src.
+    """
+    height, width = src.shape
+    dst = np.empty(src.shape, np.float32) if dst is None else dst
+    src_view, dst_view = (a.reshape(height // step, width, step) for a in (src, dst))
+    cv2.sepFilter2D(src_view, -1, B3_KERNEL, B3_KERNEL, dst_view, borderType=cv2.BORDER_REFLECT)
+    return dst
+
+
+def _slices(src: np.ndarray, step: int, dst: np.ndarray) -> np.ndarray:
+    """h * src into dst as sums of shifted slices, h the B3-spline kernel with taps `step`
+    apart, BORDER_REFLECT."""
+    width = src.shape[1]
+    # strips reused: a fresh array per strip would cost page faults
+    down = np.empty((STRIP, width), np.float32)
+    padded = np.empty((STRIP, width + 4 * step), np.float32)
     for rows in _strips(src):
-        down = _b3_sum([_rows(src, rows.start + t * step, rows.stop + t * step) for t in B3_TAPS])
-        padded = cv2.copyMakeBorder(down, 0, 0, 2 * step, 2 * step, cv2.BORDER_REFLECT)
-        _b3_sum([padded[:, j * step : j * step + width] for j in range(5)], dst[rows])
+        n = rows.stop - rows.start
+        taps = [_rows(src, rows.start + t * step, rows.stop + t * step) for t in B3_TAPS]
+        _b3_sum(taps, down[:n])
+        cv2.copyMakeBorder(down[:n], 0, 0, 2 * step, 2 * step, cv2.BORDER_REFLECT, padded[:n])
+        _b3_sum([padded[:n, j * step : j * step + width] for j in range(5)], dst[rows])
     return dst
 
 
@@ -273,11 +321,27 @@ def _bilateral(
         np.divide(total, norm, out=dst[rows])
 
 
-def _erf(x: np.ndarray) -> np.ndarray:
-    """erf(x) for x >= 0, in place."""
-    t = np.reciprocal(x * ERF_P + np.float32(1))
-    np.exp(-(x * x), out=x)
-    return np.subtract(np.float32(1), x * np.polyval(ERF_A, t) * t, out=x)
+def _soft_threshold(
+    w: np.ndarray, threshold: float, denoised: np.ndarray, scratch: list[np.ndarray]
+) -> None:
+    """w *= D = erf(|w| / threshold) and denoised -= (1 - D) w, in place (scratch: 5 arrays
+    of w's size at least); calls with dst and few passes, as each costs about as much."""
+    x, t, square, low, high = (a[: len(w)] for a in scratch)
+    np.abs(w, out=x)
+    cv2.addWeighted(x, ERF_P / threshold, x, 0, 1, t)
+    np.reciprocal(t, out=t)
+    cv2.multiply(x, x, x, -1 / threshold**2)
+    cv2.exp(x, x)  # exp(-(|w| / threshold)^2)
+    # D - 1 = -(low + high t^3) exp(-x^2), low = a1 t + a2 t^2, high = a3 + a4 t + a5 t^2
+    a1, a2, a3, a4, a5 = ERF_A
+    cv2.multiply(t, t, square)
+    cv2.addWeighted(t, -a1, square, -a2, 0, low)
+    cv2.addWeighted(t, -a4, square, -a5, -a3, high)
+    cv2.multiply(cv2.multiply(high, square, high), t, high)
+    cv2.multiply(cv2.add(low, high, low), x, low)
+    cv2.accumulateProduct(low, w, denoised)
+    low += 1  # D (accumulateProduct into w itself is slower)
+    cv2.multiply(w, low, w)
 
 
 def _noise(image: np.ndarray, smoothed: np.ndarray, sigma_e: float, scratch: np.ndarray) -> float:
