@@ -9,7 +9,7 @@ import yaml
 from snakemake.utils import validate
 from workflow_run import REPO, make_workdir, snakemake
 
-from aia_reloaded.configuration import ConfigError, check, check_schema, look
+from aia_reloaded.configuration import ConfigError, check, check_preview, check_schema, look
 from aia_reloaded.perceptual import perceptual_look
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -108,6 +108,68 @@ CASES = {
 }
 
 
+def _looks(*looks: dict, **preview) -> dict:
+    """A preview of the look aia_default and `looks`."""
+    return {"preview": {"looks": [{"name": "aia_default"}, *looks], **preview}}
+
+
+SOFT = {"name": "soft", "gamma": [2.2, 2.2, 1.9]}
+CASES |= {
+    "look unknown key": (
+        _looks({"name": "soft", "gama": [2, 2, 2]}),
+        "config key preview.looks[1] (soft): unknown key gama; allowed keys are compose, crop, "
+        "enhance, gamma, lab, levels, mix, name, perceptual, scalemin.",
+    ),
+    "look unknown nested key": (
+        _looks({"name": "soft", "lab": {"enable": False}}),
+        "preview.looks[1] (soft): unknown key enable in lab; allowed keys are enabled, factors",
+    ),
+    "look gamma 0": (
+        _looks({**SOFT, "gamma": [2, 0, 2]}),
+        "config key preview.looks[1] (soft): gamma[1]: 0 is not allowed; it must be > 0.",
+    ),
+    "look gamma not one per channel": (
+        _looks(SOFT, {"name": "flat", "gamma": [2, 2]}),
+        "config key preview.looks[2] (flat): gamma: [2, 2] has 2 entries for the 3 channels "
+        "[304, 171, 193]; give one per channel.",
+    ),
+    "look low >= high": (
+        _looks({"name": "dark", "levels": {"high": [99.5, 20, 99.85]}}),
+        "preview.looks[1] (dark): levels: channel 2 has low percentile 25 >= high percentile 20",
+    ),
+    "look crop outside": (
+        _looks({"name": "big", "crop": [0, 5000, 0, 100]}),
+        "preview.looks[1] (big): crop: [0, 5000, 0, 100] is not allowed; [x0, x1, y0, y1]",
+    ),
+    "look mgn weights": (
+        _looks({"name": "mgn", "enhance": {"method": "mgn", "mgn": {"weights": [1, 1]}}}),
+        "preview.looks[1] (mgn): enhance.mgn.weights: [1, 1] has 2 entries for 6 sigmas",
+    ),
+    "look names repeated": (
+        _looks(SOFT, {**SOFT, "gamma": [2, 2, 2]}),
+        "config key preview.looks[2] (soft): the name soft is also that of preview.looks[1]; "
+        "give each look its own name.",
+    ),
+    "look name with a space": (
+        _looks({"name": "my look"}),
+        "config key preview.looks[1].name: 'my look' is not allowed; it must match ^[A-Za-z",
+    ),
+    "look named sheet": (
+        _looks({"name": "sheet"}),
+        "config key preview.looks[1] (sheet): the name sheet is not allowed",
+    ),
+    "look without a name": (_looks({"gamma": [2, 2, 2]}), "preview.looks[1]: 'name' is a required"),
+    "preview detail outside": (
+        _looks(detail=[0, 100, 4000, 5000]),
+        "config key preview.detail: [0, 100, 4000, 5000] is not allowed; [x0, x1, y0, y1] must",
+    ),
+    "preview unknown key": (
+        _looks(sise=512),
+        "unknown key sise in preview; allowed keys are detail, looks, size.",
+    ),
+}
+
+
 def shipped_config(tmp_path: Path, **changes) -> dict:
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config.update({"output_dir": str(tmp_path / "results"), **changes})
@@ -122,6 +184,7 @@ def test_bad_config_is_one_clear_sentence(tmp_path: Path, case: str):
         check_schema(config, SCHEMA)
         validate(config, str(SCHEMA))
         check(config)
+        check_preview(config, SCHEMA)
     text = str(error.value)
     assert message in text and "\n" not in text
 
@@ -131,6 +194,16 @@ def test_shipped_config_passes(tmp_path: Path):
     check_schema(config, SCHEMA)
     validate(config, str(SCHEMA))
     check(config)
+    check_preview(config, SCHEMA)
+    assert [look["name"] for look in config["preview"]["looks"]] == [
+        "aia_default",
+        "soft_gamma",
+        "no_lab",
+        "perceptual",
+        "perceptual_cvd",
+        "mgn",
+        "wow",
+    ]
 
 
 def test_look_is_what_the_frame_functions_take(tmp_path: Path):
@@ -154,7 +227,7 @@ def test_look_is_what_the_frame_functions_take(tmp_path: Path):
     }
 
 
-@pytest.mark.parametrize("case", ["gamma 0", "no input_dir"])
+@pytest.mark.parametrize("case", ["gamma 0", "no input_dir", "look unknown key"])
 def test_snakemake_stops_before_running(tmp_path: Path, case: str):
     changes, message = CASES[case]
     workdir = make_workdir(tmp_path, **changes)

@@ -42,9 +42,10 @@ def default_run(tmp_path_factory) -> Path:
 def test_both_paths_make_identical_frames(demo_run: Path, default_run: Path):
     staged, in_memory = (_frame_bytes(run / "results") for run in (demo_run, default_run))
     assert len(staged) == 3 and in_memory == staged
-    # the default path kept no full-size intermediate
+    # the default path kept no full-size intermediate (but the preview's reference)
     results = default_run / "results"
-    assert not any(results.rglob("*.npy")) and not (results / "rendered").exists()
+    assert [p.parent.name for p in results.rglob("*.npy")] == ["reference"] * 3
+    assert not (results / "rendered").exists()
     assert sorted(p.name for p in (results / "logs" / "render").iterdir()) == [
         "20120831T194448.log",
         "20120831T194512.log",
@@ -166,7 +167,9 @@ def test_lost_frame_is_made_again_by_its_batch_alone(tmp_path: Path):
     assert _frame_bytes(results) == expected
     changed = {f for f in after if before.get(f) != after[f]}
     assert {f for f in changed if not f.startswith(("logs/", "benchmarks/"))} - {
-        "frame_lists/20120831T194512.csv"  # the same list, written again
+        "frame_lists/20120831T194512.csv",  # the same list, written again
+        "frames.csv",  # the same, read by the thumbnails (as by any movie)
+        "report/thumbnails.jpg",  # of the frames
     } == {"frames/20120831T194517.jpg", "frames/20120831T194529.jpg"}
     assert {f for f in changed if f.endswith(".tsv")} == {"benchmarks/compose/20120831T194512.tsv"}
 

@@ -18,6 +18,7 @@ SMALL_CONFIG = {
     "prep": {"size": 256, "plate_scale": 9.6, "interpolation": "cubic"},
     "batch_minutes": 0.2,
     "movies": [],
+    "preview": {"size": 1024, "detail": None, "looks": [{"name": "config"}]},  # one look
 }
 
 

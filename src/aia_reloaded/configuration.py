@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -48,7 +49,10 @@ def _allowed(error: jsonschema.ValidationError) -> str:
 
 def check_schema(config: Mapping, schema_path: str | Path) -> None:
     """Raise ConfigError, in one sentence, on the first value the schema does not allow."""
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    _check_against(config, yaml.safe_load(Path(schema_path).read_text()))
+
+
+def _check_against(config: Mapping, schema: dict) -> None:
     validator = jsonschema.Draft202012Validator(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is None:
@@ -191,3 +195,98 @@ def check_output_dir(output_dir: str) -> None:
             f"config key output_dir: {output_dir!r} can't be written to "
             f"({error.strerror or error}); choose a writable folder."
         ) from None
+
+
+# The keys a look of preview.looks may change: the colour keys
+LOOK_KEYS = ("levels", "gamma", "enhance", "compose", "perceptual", "mix", "scalemin", "lab",
+             "crop")  # fmt: skip
+
+
+def merge(config: Mapping, overrides: Mapping) -> dict:
+    """config with overrides: nested dicts merge key by key, lists and values replace."""
+    merged = dict(config)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _overrides(look: Mapping) -> dict:
+    return {key: value for key, value in look.items() if key != "name"}
+
+
+def preview_looks(config: Mapping) -> dict[str, dict]:
+    """Each look of preview.looks by name: the config with the look's keys merged in."""
+    return {look["name"]: merge(config, _overrides(look)) for look in config["preview"]["looks"]}
+
+
+def look_changes(config: Mapping, look: Mapping, prefix: str = "") -> list[str]:
+    """What a look changes in config, `key.subkey: value` for each value that differs."""
+    changes = []
+    for key, value in _overrides(look).items():
+        if isinstance(value, Mapping) and isinstance(config.get(key), Mapping):
+            changes += look_changes(config[key], value, f"{prefix}{key}.")
+        elif value != config.get(key):
+            changes.append(f"{prefix}{key}: {_text(value)}")
+    return changes
+
+
+def _text(value) -> str:
+    """A value as YAML writes it in flow style: [1.4, 1.4], null, true."""
+    if isinstance(value, list | tuple):
+        return f"[{', '.join(map(_text, value))}]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}: {_text(v)}" for k, v in value.items()) + "}"
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    return str(value)
+
+
+def check_preview(config: Mapping, schema_path: str | Path) -> None:
+    """Raise ConfigError on a preview.detail or a look of preview.looks that is not allowed.
+
+    A look's message names the look; each look's keys are checked against the schema, then
+    the config with the look merged in as `check` checks a config.
+    """
+    size = config["prep"]["size"]
+    detail = config["preview"]["detail"]
+    if detail is not None:
+        x0, x1, y0, y1 = detail
+        if not (0 <= x0 < x1 <= size and 0 <= y0 < y1 <= size):
+            raise ConfigError(
+                f"config key preview.detail: {list(detail)} is not allowed; [x0, x1, y0, y1] "
+                f"must satisfy 0 <= x0 < x1 <= {size} and 0 <= y0 < y1 <= {size} (prep.size)."
+            )
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    properties = schema["properties"]
+    look_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "name": properties["preview"]["properties"]["looks"]["items"]["properties"]["name"],
+            **{key: properties[key] for key in LOOK_KEYS},
+        },
+    }
+    named: dict[str, int] = {}
+    for i, look in enumerate(config["preview"]["looks"]):
+        name = look["name"]
+        where = f"preview.looks[{i}] ({name})"
+        if name in named:
+            raise ConfigError(
+                f"config key {where}: the name {name} is also that of "
+                f"preview.looks[{named[name]}]; give each look its own name."
+            )
+        named[name] = i
+        if name == "sheet" or name.endswith("_detail"):
+            raise ConfigError(
+                f"config key {where}: the name {name} is not allowed; sheet and names ending "
+                "in _detail are those of the preview's other images."
+            )
+        try:
+            _check_against(look, look_schema)
+            check({**merge(config, _overrides(look)), "movies": []})
+        except ConfigError as error:
+            problem = re.sub(r"^config(?: key)?:? ", "", str(error))
+            raise ConfigError(f"config key {where}: {problem}") from None

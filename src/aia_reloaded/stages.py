@@ -157,6 +157,68 @@ def write_skipped(path: str | Path, skipped: Sequence[Skip]) -> None:
     write_csv(path, SKIP_COLUMNS, [(s.path, s.time, s.reason) for s in skipped])
 
 
+def prep_reference(
+    triplets: Sequence[tuple[str, Sequence[str]]],
+    reference: str | None,
+    channels: Sequence[int],
+    prep_settings: dict,
+    threads: int = 1,
+) -> tuple[str, str, list[np.ndarray]]:
+    """Name, observation time and prepped channels of the reference triplet.
+
+    The reference is the triplet named `reference` among `triplets` (name, files), else the
+    first; if it can't be prepped, the next that can. Channels run `threads` at a time.
+    """
+    ordered = sorted(triplets, key=lambda triplet: triplet[0] != reference)
+    for name, files in ordered:
+        try:
+            t_obs, prepped = prep_triplet(files, channels, **prep_settings, threads=threads)
+        except InputError as error:
+            log.warning("reference candidate %s skipped: %s", name, error)
+            continue
+        if reference and reference != name:
+            log.warning("reference %s not prepped (see skipped.csv): levels of %s", reference, name)
+        return name, t_obs, prepped
+    raise ValueError(
+        "every triplet of the reference batch was skipped (see skipped.csv); "
+        "set `reference` to a good triplet"
+    )
+
+
+def prepped_levels(
+    name: str,
+    prepped: Sequence[np.ndarray],
+    channels: Sequence[int],
+    low: Sequence[float],
+    high: Sequence[float],
+    enhancements: Sequence[dict | None],
+    threads: int = 1,
+) -> dict:
+    """Levels of each channel of the prepped triplet `name`: its percentiles.
+
+    An enhanced channel's enhancement {method, settings} gets the quantities fixed for the
+    series from this triplet; the channel is enhanced in place and its levels are
+    percentiles of the enhanced image. Channels run `threads` at a time.
+    """
+    levels = {"reference": name, "channels": {}}
+
+    def channel_levels(image, how, lo_pct, hi_pct):
+        if how is not None:
+            how = {**how, "fixed": enhance.series_parameters(image, **how)}
+            enhance_channels([image], [how])
+        return (*percentile_levels(image, lo_pct, hi_pct), how)
+
+    with ThreadPoolExecutor(threads) as pool:
+        found = list(pool.map(channel_levels, prepped, enhancements, low, high))
+    for wl, (lo, hi, how), lo_pct, hi_pct in zip(channels, found, low, high, strict=True):
+        if not hi > lo:
+            raise ValueError(f"{name} {wl}: levels {lo_pct}-{hi_pct} % are equal ({lo})")
+        levels["channels"][wl] = {"low": lo, "high": hi, "percentiles": [lo_pct, hi_pct]}
+        if how is not None:
+            levels["channels"][wl]["enhance"] = how
+    return levels
+
+
 def reference_levels(
     triplets: Sequence[tuple[str, Sequence[str]]],
     reference: str | None,
@@ -169,41 +231,10 @@ def reference_levels(
 ) -> dict:
     """Levels of each channel: percentiles of the prepped (and enhanced) reference triplet.
 
-    The reference is the triplet named `reference` among `triplets` (name, files), else the
-    first; if it can't be prepped, the next that can. An enhanced channel's enhancement
-    {method, settings} gets the quantities fixed for the series from the reference, and its
-    levels are percentiles of the enhanced reference. Channels run `threads` at a time.
+    The reference as prep_reference finds it; levels and enhancements as prepped_levels.
     """
-    ordered = sorted(triplets, key=lambda triplet: triplet[0] != reference)
-    for name, files in ordered:
-        try:
-            _t_obs, prepped = prep_triplet(files, channels, **prep_settings, threads=threads)
-        except InputError as error:
-            log.warning("reference candidate %s skipped: %s", name, error)
-            continue
-        if reference and reference != name:
-            log.warning("reference %s not prepped (see skipped.csv): levels of %s", reference, name)
-        levels = {"reference": name, "channels": {}}
-
-        def channel_levels(image, how, lo_pct, hi_pct):
-            if how is not None:
-                how = {**how, "fixed": enhance.series_parameters(image, **how)}
-                enhance_channels([image], [how])
-            return (*percentile_levels(image, lo_pct, hi_pct), how)
-
-        with ThreadPoolExecutor(threads) as pool:
-            found = list(pool.map(channel_levels, prepped, enhancements, low, high))
-        for wl, (lo, hi, how), lo_pct, hi_pct in zip(channels, found, low, high, strict=True):
-            if not hi > lo:
-                raise ValueError(f"{name} {wl}: levels {lo_pct}-{hi_pct} % are equal ({lo})")
-            levels["channels"][wl] = {"low": lo, "high": hi, "percentiles": [lo_pct, hi_pct]}
-            if how is not None:
-                levels["channels"][wl]["enhance"] = how
-        return levels
-    raise ValueError(
-        "every triplet of the reference batch was skipped (see skipped.csv); "
-        "set `reference` to a good triplet"
-    )
+    name, _t_obs, prepped = prep_reference(triplets, reference, channels, prep_settings, threads)
+    return prepped_levels(name, prepped, channels, low, high, enhancements, threads)
 
 
 def channel_enhancements(levels: dict, channels: Sequence[int]) -> list[dict | None]:

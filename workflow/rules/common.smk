@@ -1,6 +1,7 @@
 import functools
 import math
 import os
+import re
 
 from snakemake.exceptions import IncompleteCheckpointException
 from snakemake.utils import validate
@@ -11,6 +12,7 @@ SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 configuration.check_schema(config, SCHEMA)
 validate(config, SCHEMA)
 configuration.check(config)
+configuration.check_preview(config, SCHEMA)
 
 OUT = config["output_dir"]
 DEMO_DIR = "resources/demo"
@@ -18,11 +20,13 @@ CHANNELS = config["channels"]
 ENHANCED = config["enhance"]["method"] != "none" and any(config["enhance"]["channels"])
 # MB a thread the enhancement adds at 4096^2 (measured: see benchmarks/enhance.py)
 ENHANCE_MB = 500 if ENHANCED else 0
+LOOKS = configuration.preview_looks(config)
 
 
 wildcard_constraints:
     batch=r"\d{8}T\d{6}",
     frame=r"\d{8}T\d{6}",
+    look="|".join(map(re.escape, LOOKS)),
 
 
 def fits_inputs():
@@ -163,6 +167,58 @@ def movie_outputs():
     )
 
 
+def look_settings(wildcards):
+    """The settings of one look of preview.looks: its only params, so editing it reruns it alone."""
+    look = LOOKS[wildcards.look]
+    return {
+        "low": look["levels"]["low"],
+        "high": look["levels"]["high"],
+        "gamma": look["gamma"],
+        "enhancements": configuration.enhancements(look),
+        "look": configuration.look(look),
+    }
+
+
+def look_changes():
+    """The keys each look of preview.looks changes, by look: the labels of the sheet."""
+    return {
+        look["name"]: configuration.look_changes(config, look)
+        for look in config["preview"]["looks"]
+    }
+
+
+def look_priority(wildcards):
+    """The longest looks first, so that the others fill the cores beside them: seconds of
+    enhancement a look takes at 4096^2 (measured: WOW about 3 a channel, MGN 2)."""
+    seconds = {"mgn": 2, "wow": 3}
+    enhancements = configuration.enhancements(LOOKS[wildcards.look])
+    return sum(seconds[how["method"]] for how in enhancements if how)
+
+
+def preview_mem_mb(wildcards):
+    """MB for one look at 4096^2, scaled by size (measured: 540, with an enhancement 740)."""
+    enhanced = any(configuration.enhancements(LOOKS[wildcards.look]))
+    return 200 + math.ceil(
+        (800 + 500 * enhanced) * (config["prep"]["size"] / 4096) ** 2
+    )
+
+
+def preview_outputs():
+    """Each look of preview.looks, whole and in detail, the sheet of them and the histograms."""
+    looks = expand(
+        f"{OUT}/preview/{{look}}{{part}}.jpg", look=LOOKS, part=["", "_detail"]
+    )
+    return [*looks, f"{OUT}/preview/sheet.jpg", f"{OUT}/preview/histograms.png"]
+
+
 def get_final_output():
-    """Every frame, the record of skipped files and the movies."""
-    return [frames, f"{OUT}/skipped.csv", *movie_outputs()]
+    """Every frame, the record of skipped files, the movies, the preview and the report's
+    thumbnails and table of skipped files."""
+    return [
+        frames,
+        f"{OUT}/skipped.csv",
+        *movie_outputs(),
+        *preview_outputs(),
+        f"{OUT}/report/thumbnails.jpg",
+        f"{OUT}/report/skipped.html",
+    ]

@@ -1,0 +1,13 @@
+"""A sheet of frame thumbnails for the report: every n-th frame, at most `most`."""
+
+import logging
+
+from aia_reloaded.logs import log_to
+from aia_reloaded.report import write_thumbnails
+
+params = snakemake.params
+with log_to(snakemake.log[0]):
+    step = write_thumbnails(
+        snakemake.input.frame_index, params.frames_dir, snakemake.output[0], params.most
+    )
+    logging.info("every n-th frame, n = %d", step)
