@@ -33,6 +33,14 @@ def test_failed_write_leaves_no_file(tmp_path: Path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_outputs_have_the_permissions_of_any_new_file(tmp_path: Path):
+    """A frame written atomically is as readable as one open() makes (mkstemp's are 0600),
+    so a group sharing a results folder on a cluster can read it."""
+    writing.write_jpeg(tmp_path / "frame.jpg", np.zeros((8, 8, 3), np.uint8))
+    (tmp_path / "plain").touch()
+    assert (tmp_path / "frame.jpg").stat().st_mode == (tmp_path / "plain").stat().st_mode
+
+
 def _can_mount_tmpfs(path: Path) -> bool:
     path.mkdir()
     mount = ["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(path)]

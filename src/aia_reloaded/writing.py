@@ -14,6 +14,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+# the process's umask, read once at import (reading it sets it, which threads must not race)
+UMASK = os.umask(0o022)
+os.umask(UMASK)
+
 
 @contextmanager
 def atomic_path(path: str | Path, suffix: str = ""):
@@ -26,6 +30,7 @@ def atomic_path(path: str | Path, suffix: str = ""):
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~UMASK)  # as open() would make it, not mkstemp's owner-only
         os.replace(tmp, path)
     except OSError as error:  # a full disk, a lost permission: name the file
         Path(tmp).unlink(missing_ok=True)
