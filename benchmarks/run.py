@@ -6,8 +6,8 @@
 Makes (once, cached in benchmarks/cache/) 100 synthetic full-size 4096 x 4096 triplets at
 the real 12 s cadence. Two cases: the first 25 triplets (one 5-minute batch) and all 100
 (four batches). In each repeat, side by side: the workflow end to end (`snakemake --cores N`
-from a clean output folder, shipped config, no movies, one preview look) and its floor, the
-same package functions in one process with N threads (reference_levels, then render_batch over every
+from a clean output folder, shipped config, no movies) and its floor, the same package
+functions in one process with N threads (reference_levels, then render_batch over every
 triplet). It prints medians of wall and CPU time per triplet, the cores kept busy (CPU /
 wall), the largest peak RSS of a render job (and per thread), and the workflow / floor ratio.
 Last, it times the dry run of a simulated day (7,200 triplets of empty files with JSOC
@@ -70,11 +70,7 @@ def cached_series(triplets: int, cadence: float = 12.0) -> list[tuple[str, list[
 
 def workdir(folder: Path, input_dir: Path) -> Path:
     """A Snakemake working folder with the shipped config, reading input_dir, no movies."""
-    # one preview look: the preview and the report's thumbnails are part of every run, but
-    # the shipped looks (MGN, WOW) would double a short run's work
-    preview = {**CONFIG["preview"], "looks": [{"name": "config"}]}
     config = {**CONFIG, "input_dir": str(input_dir), "output_dir": "results", "movies": []}
-    config["preview"] = preview
     (folder / "config").mkdir(parents=True)
     (folder / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return folder

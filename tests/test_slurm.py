@@ -100,11 +100,11 @@ def test_slurm_profile_makes_what_a_local_run_makes(cluster: SlurmCluster, tmp_p
     assert (theirs / "levels.yaml").read_text() == (ours / "levels.yaml").read_text()
     assert files(theirs / "movies") == files(ours / "movies")
 
-    # one SLURM job per batch (render), levels, the movie, and the preview's reference, look,
-    # sheet and histograms and the report's thumbnails; frames are published locally
+    # one SLURM job per batch (render), levels, the movie and the report's thumbnails; frames
+    # are published locally
     batches = len(files(theirs / "frame_lists"))
     jobs = len(cluster.submitted_jobs()) - jobs_before
     print(f"{TRIPLETS} triplets, {batches} batches: {jobs} SLURM jobs; ", end="")
     print(f"SLURM run {slurm_s:.0f} s, local run {local_s:.0f} s")
     assert batches == 2
-    assert jobs == batches + 2 + 5
+    assert jobs == batches + 3

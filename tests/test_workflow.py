@@ -42,10 +42,10 @@ def default_run(tmp_path_factory) -> Path:
 def test_both_paths_make_identical_frames(demo_run: Path, default_run: Path):
     staged, in_memory = (_frame_bytes(run / "results") for run in (demo_run, default_run))
     assert len(staged) == 3 and in_memory == staged
-    # the default path kept no full-size intermediate (but the preview's reference)
+    # the default path kept no full-size intermediate, and made no preview unasked
     results = default_run / "results"
-    assert [p.parent.name for p in results.rglob("*.npy")] == ["reference"] * 3
-    assert not (results / "rendered").exists()
+    assert not any(results.rglob("*.npy")) and not (results / "rendered").exists()
+    assert not (results / "preview").exists()
     assert sorted(p.name for p in (results / "logs" / "render").iterdir()) == [
         "20120831T194448.log",
         "20120831T194512.log",

@@ -212,13 +212,15 @@ def preview_outputs():
 
 
 def get_final_output():
-    """Every frame, the record of skipped files, the movies, the preview and the report's
-    thumbnails and table of skipped files."""
+    """Every frame, the record of skipped files, the movies, the report's thumbnails and
+    table of skipped files; and the preview once `snakemake preview` has made it, kept up
+    to date for the report (a run never pays for looks nobody asked to see)."""
+    made = os.path.exists(f"{OUT}/preview/sheet.jpg")
     return [
         frames,
         f"{OUT}/skipped.csv",
         *movie_outputs(),
-        *preview_outputs(),
+        *(preview_outputs() if made else []),
         f"{OUT}/report/thumbnails.jpg",
         f"{OUT}/report/skipped.html",
     ]
