@@ -148,13 +148,7 @@ def check(config: Mapping) -> None:
             )
     size = config["prep"]["size"]
     crop = config["crop"]
-    if crop is not None:
-        x0, x1, y0, y1 = crop
-        if not (0 <= x0 < x1 <= size and 0 <= y0 < y1 <= size):
-            raise ConfigError(
-                f"config key crop: {list(crop)} is not allowed; [x0, x1, y0, y1] must satisfy "
-                f"0 <= x0 < x1 <= {size} and 0 <= y0 < y1 <= {size} (prep.size)."
-            )
+    _check_box("crop", crop, size)
     x0, x1, y0, y1 = crop or (0, size, 0, size)
     try:
         video.check_movies(config["movies"], (x1 - x0, y1 - y0))
@@ -163,6 +157,18 @@ def check(config: Mapping) -> None:
     if config["input_dir"] != "demo":
         check_input_dir(config["input_dir"])
     check_output_dir(config["output_dir"])
+
+
+def _check_box(key: str, box, size: int) -> None:
+    """ConfigError unless box, [x0, x1, y0, y1] (or None), lies in the size x size frame."""
+    if box is None:
+        return
+    x0, x1, y0, y1 = box
+    if not (0 <= x0 < x1 <= size and 0 <= y0 < y1 <= size):
+        raise ConfigError(
+            f"config key {key}: {list(box)} is not allowed; [x0, x1, y0, y1] must satisfy "
+            f"0 <= x0 < x1 <= {size} and 0 <= y0 < y1 <= {size} (prep.size)."
+        )
 
 
 @functools.cache
@@ -250,15 +256,7 @@ def check_preview(config: Mapping, schema_path: str | Path) -> None:
     A look's message names the look; each look's keys are checked against the schema, then
     the config with the look merged in as `check` checks a config.
     """
-    size = config["prep"]["size"]
-    detail = config["preview"]["detail"]
-    if detail is not None:
-        x0, x1, y0, y1 = detail
-        if not (0 <= x0 < x1 <= size and 0 <= y0 < y1 <= size):
-            raise ConfigError(
-                f"config key preview.detail: {list(detail)} is not allowed; [x0, x1, y0, y1] "
-                f"must satisfy 0 <= x0 < x1 <= {size} and 0 <= y0 < y1 <= {size} (prep.size)."
-            )
+    _check_box("preview.detail", config["preview"]["detail"], config["prep"]["size"])
     schema = yaml.safe_load(Path(schema_path).read_text())
     properties = schema["properties"]
     look_schema = {
