@@ -19,31 +19,16 @@ from aia_reloaded.colour import scale_channel
 PALETTES = ("aia", "cvd")
 BLENDS = ("screen", "additive", "max")
 
-# (hue in degrees, OKLab lightness) per wavelength, so that any set of channels has its colours.
-_PALETTE = {
-    # The field's colours (304 red, 171 gold, 94 green, 131 teal, 211 purple) at one lightness;
-    # 193 moves from bronze to blue, clear of 171 and 304, which puts 335 (blue in the AIA
-    # tables) at violet, halfway between 193 and 211.
-    "aia": {
-        304: (30, 0.70),
-        171: (85, 0.70),
-        94: (145, 0.70),
-        131: (195, 0.70),
-        193: (250, 0.70),
-        335: (295, 0.70),
-        211: (340, 0.70),
-    },
-    # The same hues with lightness apart: the pure channel colours stay distinct for protan,
-    # deutan and tritan observers (PERCEPTUAL.md section 4), found by a search over lightness.
-    "cvd": {
-        304: (30, 0.50),
-        171: (85, 0.725),
-        94: (145, 0.90),
-        131: (195, 0.575),
-        193: (250, 0.75),
-        335: (295, 0.475),
-        211: (340, 0.40),
-    },
+# Hue (OKLCh degrees) per wavelength, so that any set of channels has its colours: the field's
+# colours (304 red, 171 gold, 94 green, 131 teal, 211 purple); 193 moves from bronze to blue,
+# clear of 171 and 304, which puts 335 (blue in the AIA tables) at violet, between 193 and 211.
+_HUES = {304: 30, 171: 85, 94: 145, 131: 195, 193: 250, 335: 295, 211: 340}
+# OKLab lightness per palette and wavelength: aia, one lightness; cvd, lightness apart, so that
+# the pure channel colours stay distinct for protan, deutan and tritan observers (PERCEPTUAL.md
+# section 4), found by a search over lightness (benchmarks/perceptual.py --search).
+_LIGHTNESS = {
+    "aia": dict.fromkeys(_HUES, 0.70),
+    "cvd": {304: 0.50, 171: 0.725, 94: 0.90, 131: 0.575, 193: 0.75, 335: 0.475, 211: 0.40},
 }
 
 # OKLab (Ottosson 2020): linear sRGB -> LMS (M1), cube root -> Lab (M2); M2_INV, M1_INV back.
@@ -158,18 +143,17 @@ def perceptual_look(wavelengths: Sequence[int], settings: Mapping) -> dict:
     palette = settings.get("palette", "aia")
     if palette not in PALETTES:
         raise ValueError(f"perceptual.palette {palette!r} is unknown; use one of {PALETTES}.")
-    colours = _PALETTE[palette]
-    unknown = [w for w in wavelengths if w not in colours]
-    if unknown or not 1 <= len(wavelengths) <= len(colours):
+    unknown = [w for w in wavelengths if w not in _HUES]
+    if unknown or not 1 <= len(wavelengths) <= len(_HUES):
         raise ValueError(
             f"channels: {list(wavelengths)} is not allowed with perceptual colour; it takes "
-            f"1 to 7 of the wavelengths {sorted(colours)}."
+            f"1 to 7 of the wavelengths {sorted(_HUES)}."
         )
     blend = settings.get("blend", "screen")
     if blend not in BLENDS:
         raise ValueError(f"perceptual.blend {blend!r} is unknown; use one of {BLENDS}.")
-    hues = _per_channel(settings, "hues", [colours[w][0] for w in wavelengths])
-    lightness = _per_channel(settings, "lightness", [colours[w][1] for w in wavelengths])
+    hues = _per_channel(settings, "hues", [_HUES[w] for w in wavelengths])
+    lightness = _per_channel(settings, "lightness", [_LIGHTNESS[palette][w] for w in wavelengths])
     chroma = settings.get("chroma", 0.9) * max_chroma(lightness, hues)
     return {
         "hues": hues,
