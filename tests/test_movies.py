@@ -202,6 +202,114 @@ def test_text_reads_the_same_at_1080p_and_4k():
     assert boxes[0][0] > 1920 / 5  # legible: a fifth of the width at 1080p
 
 
+def _segmented(series: Path, tmp_path: Path, batches: dict[str, slice], **settings) -> Path:
+    """The movie of the series in segments, one per batch (frames rows[batch]), joined."""
+    settings = MovieSettings("m", **{"timestamp": False, "colour_key": False, **settings})
+    frames = video.read_frames([series / "a.csv", series / "b.csv"], series / "frames")
+    by_batch = {batch: frames[rows] for batch, rows in batches.items()}
+    names = {batch: [f.path.stem for f in part] for batch, part in by_batch.items()}
+    parts = video.movie_parts(names, settings.stride, settings.gaps)
+    by_name = {frame.path.stem: frame for frame in frames}
+    segments = []
+    for batch, part in parts.items():
+        segments.append(tmp_path / "segments" / f"{batch}.mp4")
+        previous = by_name.get(part.previous)
+        video.make_segment(part.slots, by_batch[batch], previous, segments[-1], settings, KEY)
+    lengths = video.movie_lengths(parts, frames, settings.gaps)
+    output = tmp_path / "movies" / "joined.mp4"
+    video.join_segments(segments, [lengths[batch] for batch in parts], output)
+    return output
+
+
+def _frame_times(movie: Path) -> list[float]:
+    command = [ffprobe(), "-v", "error", "-select_streams", "v:0", "-show_entries"]
+    command += ["frame=pts_time", "-of", "csv=p=0", str(movie)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return [float(line.strip(",")) for line in done.stdout.split()]
+
+
+BATCHES = {"b1": slice(0, 7), "b2": slice(7, 8), "b3": slice(8, COUNT)}  # one of one frame
+
+
+def test_joined_segments_give_the_single_pass(series: Path, tmp_path: Path):
+    settings = {"timestamp": True, "colour_key": True, "crop": [224, 256, 0, 0]}
+    joined = _segmented(series, tmp_path, BATCHES, **settings)
+    single = _movie(series, tmp_path / "single", **settings)
+    assert probe(joined)["frames"] == probe(single)["frames"] == COUNT
+    assert _frame_times(joined) == pytest.approx([i / 30 for i in range(COUNT)], abs=1e-3)
+    assert probe(joined)["duration"] == pytest.approx(COUNT / 30, abs=0.01)
+    one, other = decode(joined), decode(single)
+    assert marks(one) == marks(other) == list(range(COUNT))
+    # time stamps and key as in one pass (each frame's own time), within the encoder's error
+    error = ((one[:, :70].astype(float) - other[:, :70]) ** 2).mean(axis=(1, 2, 3))
+    assert (10 * np.log10(255**2 / error) > 30).all()
+    jpegs = sorted((series / "frames").glob("2012*.jpg"))
+    chain = "crop=224:256:0:0,scale=out_color_matrix=bt709:out_range=tv,format=yuv420p"
+    chain += ",eq=contrast=1.1"
+    below = f"crop=224:{SIZE - 70}:0:70"  # below the time stamp and key
+    for index in (0, 6, 7, 8, COUNT - 1):  # either side of each boundary
+        quality = [psnr(m, index, jpegs[index], chain, below) for m in (joined, single)]
+        assert quality[0] > quality[1] - 0.5, (index, quality)
+
+
+def test_stride_and_gaps_across_batch_boundaries(series: Path, tmp_path: Path):
+    # the gap (frames 5-7 missing) falls on the boundary of b1 = 0-4 and b2 = 8-19
+    frames = video.read_frames([series / "gap.csv"], series / "frames")
+    gap_series = tmp_path / "gap"
+    gap_series.mkdir()
+    write_csv(gap_series / "a.csv", ("frame", "t_obs"),
+              [(f.path.name, f.time.isoformat()) for f in frames])  # fmt: skip
+    write_csv(gap_series / "b.csv", ("frame", "t_obs"), [])
+    (gap_series / "frames").symlink_to(series / "frames")
+    batches = {"b1": slice(0, 5), "b2": slice(5, 6), "b3": slice(6, len(frames))}
+    for gaps, stride in [("repeat", 1), ("ignore", 2), ("repeat", 3), ("mark", 1)]:
+        settings = {"gaps": gaps, "stride": stride, "fps": 10, "contrast": 1}
+        joined = _segmented(gap_series, tmp_path / f"{gaps}{stride}", batches, **settings)
+        single = _movie(series, tmp_path / f"single{gaps}{stride}", ["gap.csv"], **settings)
+        one, other = decode(joined), decode(single)
+        assert marks(one) == marks(other), (gaps, stride)
+        assert np.abs(one.astype(int) - other).mean() < 1.5  # the gap marks too
+
+
+def test_odd_crop_lands_on_the_exact_pixel(tmp_path: Path):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    image = np.full((768, 768, 3), 40, np.uint8)
+    y, x = np.mgrid[:768, :768]
+    blob = (620.0, 401.0)  # centre (x, y), in frame pixels
+    image[...] += (150 * np.exp(-((x - blob[0]) ** 2 + (y - blob[1]) ** 2) / 50))[..., None].astype(
+        np.uint8
+    )
+    cv2.imwrite(str(frames / "20120831T194505.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    write_csv(tmp_path / "a.csv", ("frame", "t_obs"), [("20120831T194505.jpg", START.isoformat())])
+    for crop, size in [([256, 256, 498, 273], None), ([256, 256, 497, 271], [128, 128])]:
+        settings = {"crop": crop, "frame_size": size, "contrast": 1}
+        output = tmp_path / f"{crop[2]}.mp4"
+        make_movie([tmp_path / "a.csv"], frames, output,
+                   MovieSettings("m", timestamp=False, colour_key=False, **settings), KEY)  # fmt: skip
+        luma = decode(output)[0].astype(float).mean(-1) - 40
+        luma[luma < 20] = 0
+        rows, columns = np.mgrid[: luma.shape[0], : luma.shape[1]]
+        scale = crop[0] / luma.shape[1]
+        found = ((columns * luma).sum() / luma.sum() + 0.5) * scale - 0.5 + crop[2]
+        found_y = ((rows * luma).sum() / luma.sum() + 0.5) * scale - 0.5 + crop[3]
+        assert abs(found - blob[0]) < 0.5 and abs(found_y - blob[1]) < 0.5, (crop, found, found_y)
+
+
+def _packet_hashes(movie: Path) -> list[str]:
+    command = [video.ffmpeg_exe(), "-v", "error", "-i", str(movie), "-map", "0:v", "-c", "copy"]
+    done = subprocess.run([*command, "-f", "framemd5", "-"], capture_output=True, check=True)
+    return [line.split(b",")[-1].strip() for line in done.stdout.splitlines() if line[:1] != b"#"]
+
+
+def test_truncated_segment_is_named_with_the_command(series: Path, tmp_path: Path):
+    joined = _segmented(series, tmp_path, BATCHES)
+    segment = tmp_path / "segments" / "b3.mp4"
+    segment.write_bytes(segment.read_bytes()[: segment.stat().st_size // 2])
+    with pytest.raises(video.SegmentError, match=re.escape(f"--forcerun {segment}`")):
+        video.join_segments([segment], [12], joined)
+
+
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
@@ -239,6 +347,11 @@ MOVIES = [
 ]
 
 
+def _jobs(workdir: Path) -> dict[str, str]:
+    dry = snakemake(workdir, "--dry-run", "--quiet", "rules")
+    return dict(re.findall(r"^(\w+)\s+(\d+)$", dry.stdout, re.M))
+
+
 @pytest.mark.slow
 def test_workflow_movies_and_reruns(tmp_path: Path):
     data = tmp_path / "data"
@@ -249,27 +362,43 @@ def test_workflow_movies_and_reruns(tmp_path: Path):
     assert probe(results / "movies" / "small.mp4")["size"] == (128, 128)
     assert probe(results / "movies" / "close.mp4")["size"] == (160, 96)
     first = mtimes(results, "**/*.*")
+    batches = ["20120831T194500", "20120831T194512"]
+    assert [f for f in first if f.startswith("segments/")] == [
+        f"segments/{movie}/{batch}.mp4" for movie in ("close", "small") for batch in batches
+    ]
 
-    # one movie's crf: that movie alone
+    # one movie's crf: that movie's segments and join alone
     config = read_config(workdir)
     config["movies"][1]["crf"] = 24
     write_config(workdir, config)
-    dry = snakemake(workdir, "--dry-run", "--quiet", "rules")
-    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", dry.stdout, re.M))
-    assert jobs == {"movie": "1", "all": "1", "total": "2"}, dry.stdout
+    assert _jobs(workdir) == {"segment": "2", "movie": "1", "all": "1", "total": "4"}
     snakemake(workdir)
     second = mtimes(results, "**/*.*")
     changed = {f for f in first if second[f] != first[f]}
-    assert changed == {"movies/close.mp4", "logs/movie/close.log", "benchmarks/movie/close.tsv"}
+    assert {f for f in changed if not f.startswith(("logs/", "benchmarks/"))} == {
+        "movies/close.mp4",
+        *(f"segments/close/{batch}.mp4" for batch in batches),
+    }
 
-    # a new triplet: its batch, then every movie; nothing else upstream reruns
+    # a new triplet: its batch, its segments and the joins; the earlier segments stay, and
+    # so do their packets in the joined movies
+    before = {m["name"]: _packet_hashes(results / "movies" / f"{m['name']}.mp4") for m in MOVIES}
     third_slot = datetime(2012, 8, 31, 19, 45, 24, tzinfo=UTC)
     make_series(data, 1, size=256, seed=4, noise=False, start=third_slot)
     snakemake(workdir)
     third = mtimes(results, "**/*.*")
-    assert all(probe(results / "movies" / f"{m['name']}.mp4")["frames"] == 3 for m in MOVIES)
-    assert all(third[f] == second[f] for f in second if f.startswith(("frames/", "frame_lists/")))
-    assert len([f for f in third if f.startswith("frames/")]) == 3
+    made = {f for f in third if third[f] != second.get(f)}
+    assert {f for f in made if f.endswith((".jpg", ".mp4"))} == {
+        "frames/20120831T194524/20120831T194529.jpg",
+        "segments/close/20120831T194524.mp4",
+        "segments/small/20120831T194524.mp4",
+        "movies/close.mp4",
+        "movies/small.mp4",
+        "report/thumbnails.jpg",
+    }
+    for movie, hashes in before.items():
+        after = _packet_hashes(results / "movies" / f"{movie}.mp4")
+        assert len(after) == 3 and after[:2] == hashes
 
 
 @pytest.mark.slow
@@ -277,7 +406,7 @@ def test_workflow_no_movies_and_odd_size(tmp_path: Path):
     workdir = make_workdir(tmp_path, movies=[])
     dry = snakemake(workdir, "--dry-run", "--quiet", "rules")
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", dry.stdout, re.M))
-    assert "all" in jobs and "movie" not in jobs, dry.stdout
+    assert "all" in jobs and "movie" not in jobs and "segment" not in jobs, dry.stdout
     config = read_config(workdir)
     config["movies"] = [{"name": "wide", "frame_size": [1919, 1080]}]
     write_config(workdir, config)

@@ -13,7 +13,7 @@ import numpy as np
 
 from aia_reloaded.preview import contact_sheet
 from aia_reloaded.stages import SKIP_COLUMNS
-from aia_reloaded.video import read_frames
+from aia_reloaded.video import check_frames, read_frames
 from aia_reloaded.writing import atomic_path, read_csv, write_jpeg
 
 matplotlib.use("Agg")
@@ -35,6 +35,7 @@ def write_thumbnails(
         raise ValueError(f"{frame_index} lists no frames: there is nothing to show")
     step = math.ceil(len(frames) / most)
     shown = frames[::step]
+    check_frames(shown)
     reduction = _reduction(shown[0].path)
     images = [[_read_rgb(frame.path, reduction)] for frame in shown]
     titles = [f"{frame.time:%m-%d %H:%M:%S}" for frame in shown]

@@ -319,14 +319,17 @@ def compose_batch(
     look: dict,
     quality: int,
 ) -> None:
-    """The frames of a scaled batch and their list (frame, t_obs), in a look (compose_frame)."""
+    """The frames of a scaled batch and their list (frame, t_obs), in a look (compose_frame).
+
+    The list names each frame by its path from the parent of frames_dir (batch/triplet.jpg).
+    """
     Path(frames_dir).mkdir(parents=True, exist_ok=True)
     rows = []
     for row in read_index(scaled_dir):
         scaled = [np.load(channel_file(scaled_dir, row["triplet"], wl)) for wl in channels]
         name = f"{row['triplet']}.jpg"
         write_jpeg(Path(frames_dir) / name, compose_frame(scaled, look), quality)
-        rows.append((name, row["t_obs"]))
+        rows.append((f"{Path(frames_dir).name}/{name}", row["t_obs"]))
     write_csv(frame_list, FRAME_COLUMNS, rows)
 
 
@@ -344,7 +347,8 @@ def render_batch(
 ) -> list[Skip]:
     """Level-1 triplets (name, files) to frames, each in memory, `threads` triplets at a time.
 
-    Writes the frames and their list (frame, t_obs); returns the triplets that were skipped.
+    Writes the frames and their list (frame, t_obs; each frame by its path from the parent of
+    frames_dir, batch/triplet.jpg); returns the triplets that were skipped.
     The same frames as prep_batch, scale_batch and compose_batch, without their files.
     """
     Path(frames_dir).mkdir(parents=True, exist_ok=True)
@@ -358,7 +362,7 @@ def render_batch(
         frame = compose_frame(prepped, look, scales, buffers.empty("frame"))
         write_jpeg(Path(frames_dir) / f"{name}.jpg", frame, quality, buffers.empty("jpeg"))
         log.info("rendered %s", name)
-        return f"{name}.jpg", t_obs
+        return f"{Path(frames_dir).name}/{name}.jpg", t_obs
 
     rows, skipped = [], []
     start, cpu_start = time.perf_counter(), time.process_time()

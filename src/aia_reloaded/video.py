@@ -1,20 +1,26 @@
 """Movies of the frame series, ALGORITHM.md section 7: crop -> scale -> pad -> contrast, ffmpeg.
 
-One ffmpeg decodes the frames in the order of the frame lists (a concat script, never a
-glob), crops and scales them and hands them over as raw RGB; the optional time stamp,
-colour key and data-gap mark are drawn on them here (in the movie only, never in the
-frame JPEGs); a second ffmpeg pads, applies the contrast and encodes to yuv420p.
+A movie is made in segments, one a batch, joined without re-encoding. A segment decodes its
+frames here (at 1/2, 1/4 or 1/8 size in the JPEG decoder where the movie is that much
+smaller than its crop), crops them on the exact pixel, scales them and draws the optional
+time stamp, colour key and data-gap mark (in the movie only, never in the frame JPEGs); one
+ffmpeg pads, applies the contrast and encodes to yuv420p. Which triplet each image shows
+comes from one timeline of the whole series (stride, data gaps), so that the joined
+segments show what one pass over the series would.
 """
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
+import os
 import shutil
 import statistics
 import subprocess
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +28,7 @@ from pathlib import Path
 import cv2
 import imageio_ffmpeg
 import numpy as np
+import PIL.Image
 
 from aia_reloaded.writing import atomic_path, read_csv
 
@@ -46,6 +53,7 @@ ENCODERS = {
     "av1": Encoder("libsvtav1", 6, 30),
 }
 GAPS = ("ignore", "repeat", "mark")
+EPOCH = datetime(2000, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -84,8 +92,35 @@ class Frame:
     time: datetime
 
 
+@dataclass(frozen=True)
+class Slot:
+    """A triplet a movie shows, after `fill` gap slots (repeat or mark) for missing cadences."""
+
+    triplet: str
+    fill: int = 0
+
+
 class EncodeError(RuntimeError):
     """ffmpeg could not make a movie."""
+
+
+class FrameError(OSError):
+    """A frame a movie needs is missing or truncated; the message says how to remake it."""
+
+    def __init__(self, path: Path):
+        super().__init__(
+            f"{path} is missing or truncated: remake its batch with "
+            f"`snakemake --cores all --forcerun {path.parent}`"
+        )
+
+
+class SegmentError(OSError):
+    """A movie segment is truncated; the message says how to remake it."""
+
+    def __init__(self, path: Path):
+        super().__init__(
+            f"{path} is truncated: remake it with `snakemake --cores all --forcerun {path}`"
+        )
 
 
 def ffmpeg_exe() -> str:
@@ -160,24 +195,105 @@ def read_frames(frame_lists: Iterable[str | Path], frames_dir: str | Path) -> li
     return frames
 
 
-def schedule(frames: Sequence[Frame], stride: int = 1, gaps: str = "ignore") -> list[Frame | None]:
-    """Every stride-th frame; with gaps repeat or mark, None fills each missing cadence slot.
+def _seconds(name: str) -> int:
+    """Seconds since 2000 of a triplet name (YYYYMMDDTHHMMSS), 4x faster than strptime."""
+    day = datetime(int(name[:4]), int(name[4:6]), int(name[6:8]))
+    return (
+        (day - EPOCH).days * 86400
+        + int(name[9:11]) * 3600
+        + int(name[11:13]) * 60
+        + int(name[13:15])
+    )
 
-    The cadence is the median time step of the kept frames; a step of n cadences is
-    followed by n - 1 slots that repeat the last frame.
+
+def timeline(triplets: Sequence[str], stride: int = 1, gaps: str = "ignore") -> list[Slot]:
+    """The triplets (names, in time order) a movie shows: every stride-th of the whole series;
+    with gaps repeat or mark, each after as many gap slots as the step before it holds
+    missing cadences (the median step of the kept triplets; a step of n cadences: n - 1).
+
+    A movie's batches show consecutive parts of one timeline, so its segments joined give
+    what one pass over the series gives.
     """
     if gaps not in GAPS:
         raise ValueError(f"gaps must be one of {', '.join(GAPS)}, not {gaps!r}")
-    kept = list(frames[::stride])
+    kept = list(triplets[::stride])
     if gaps == "ignore" or len(kept) < 2:
-        return list(kept)
-    steps = [(b.time - a.time).total_seconds() for a, b in itertools.pairwise(kept)]
+        return [Slot(name) for name in kept]
+    times = [_seconds(name) for name in kept]
+    steps = [b - a for a, b in itertools.pairwise(times)]
     cadence = statistics.median(steps)
-    plan: list[Frame | None] = [kept[0]]
-    for frame, step in zip(kept[1:], steps, strict=True):
-        plan += [None] * (round(step / cadence) - 1)
-        plan.append(frame)
+    fills = [0] + [round(step / cadence) - 1 for step in steps]
+    return [Slot(name, fill) for name, fill in zip(kept, fills, strict=True)]
+
+
+@dataclass(frozen=True)
+class Part:
+    """A batch's part of a movie: its slots, and the kept triplet just before them."""
+
+    slots: list[Slot]
+    previous: str | None
+
+
+def movie_parts(batches: dict[str, Sequence[str]], stride: int, gaps: str) -> dict[str, Part]:
+    """Each batch's part of a movie's timeline: batches {batch: triplet names}, in time order."""
+    names = [name for batch in sorted(batches) for name in batches[batch]]
+    slots = iter(timeline(names, stride, gaps))
+    slot, previous, parts = next(slots, None), None, {}
+    for batch in sorted(batches):
+        own = set(batches[batch])
+        part = Part([], previous)
+        while slot is not None and slot.triplet in own:
+            part.slots.append(slot)
+            previous, slot = slot.triplet, next(slots, None)
+        parts[batch] = part
+    return parts
+
+
+def movie_lengths(parts: dict[str, Part], frames: Sequence[Frame], gaps: str) -> dict[str, int]:
+    """The images each batch's segment shows (segment_plan), given every rendered frame."""
+    by_name = {frame.path.stem: frame for frame in frames}
+    return {
+        batch: len(segment_plan(part.slots, by_name, by_name.get(part.previous), gaps))
+        for batch, part in parts.items()
+    }
+
+
+def segment_plan(
+    slots: Sequence[Slot],
+    frames: dict[str, Frame],
+    previous: Frame | None,
+    gaps: str,
+) -> list[tuple[Frame, bool]]:
+    """What a segment shows, image by image: (frame, marked as a gap).
+
+    frames: the rendered frames by triplet name (a triplet skipped for a bad file has none:
+    with gaps repeat or mark its slot becomes a gap slot, with ignore it is left out).
+    previous: the frame shown last before the segment, repeated by its first gap slots
+    (gap slots before any frame at all are left out).
+    """
+    shown, plan = previous, []
+    for slot in slots:
+        frame = frames.get(slot.triplet)
+        gap_slots = slot.fill + (frame is None and gaps != "ignore")
+        if shown is not None:
+            plan += [(shown, gaps == "mark")] * gap_slots
+        if frame is not None:
+            plan.append((frame, False))
+            shown = frame
     return plan
+
+
+def check_frames(frames: Iterable[Frame]) -> None:
+    """Raise FrameError for the first frame that is missing or truncated (no JPEG end mark)."""
+    for frame in frames:
+        try:
+            with open(frame.path, "rb") as jpeg:
+                jpeg.seek(-2, os.SEEK_END)
+                whole = jpeg.read(2) == b"\xff\xd9"
+        except OSError:
+            whole = False
+        if not whole:
+            raise FrameError(frame.path)
 
 
 # --- overlay: Hershey fonts (built into OpenCV, no font files needed), sized by the frame
@@ -277,32 +393,47 @@ def draw_overlay(
     return image
 
 
-# --- encoding: decoder ffmpeg (crop, scale) -> overlay -> encoder ffmpeg (pad, contrast)
+# --- encoding: frames decoded (at reduced size where the movie is smaller), cropped, scaled
+# and overlaid here; one ffmpeg pads, applies the contrast and encodes each segment
+
+REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+           8: cv2.IMREAD_REDUCED_COLOR_8}  # fmt: skip
 
 
 def image_size(path: Path) -> Size:
-    """Width and height of an image file."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    """Width and height of an image file, from its header."""
+    try:
+        with PIL.Image.open(path) as image:
+            return image.size
+    except (OSError, PIL.UnidentifiedImageError):
+        raise OSError(f"{path}: cannot read the frame") from None
+
+
+def reduction(geo: Geometry, source: Size) -> int:
+    """The largest JPEG decoding reduction (1, 2, 4, 8) that keeps the movie's crop exact
+    (its box on whole reduced pixels) and at least the movie's size."""
+    x, y, w, h = (geo.crop[2], geo.crop[3], *geo.crop[:2]) if geo.crop else (0, 0, *source)
+    fits = [
+        r
+        for r in REDUCED
+        if not (x % r or y % r or w % r or h % r)
+        and w // r >= geo.size[0]
+        and h // r >= geo.size[1]
+    ]
+    return max(fits)
+
+
+def movie_image(path: Path, geo: Geometry, source: Size, factor: int) -> np.ndarray:
+    """A frame JPEG decoded at 1/factor, cropped on the exact pixel, scaled to geo.size (RGB)."""
+    image = cv2.imread(str(path), REDUCED[factor])
     if image is None:
-        raise OSError(f"{path}: cannot read the frame")
-    return image.shape[1], image.shape[0]
-
-
-def concat_script(paths: Iterable[Path]) -> str:
-    """An ffmpeg concat demuxer script that lists the files in order."""
-    quoted = (str(Path(path).resolve()).replace("'", "'\\''") for path in paths)
-    return "".join(["ffconcat version 1.0\n", *(f"file '{path}'\n" for path in quoted)])
-
-
-def decoder_command(ffmpeg: str, script: Path, geo: Geometry) -> list[str]:
-    """ffmpeg decoding the frames a concat script lists: crop, scale, raw RGB on stdout."""
-    crop = ["crop={}:{}:{}:{}".format(*geo.crop)] if geo.crop else []
-    return [
-        ffmpeg, "-hide_banner", "-loglevel", "warning", "-nostdin",
-        "-f", "concat", "-safe", "0", "-i", str(script),
-        "-vf", ",".join([*crop, f"scale={geo.size[0]}:{geo.size[1]}"]),
-        "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1",
-    ]  # fmt: skip
+        raise FrameError(path)
+    x, y, w, h = (geo.crop[2], geo.crop[3], *geo.crop[:2]) if geo.crop else (0, 0, *source)
+    box = image[y // factor : (y + h) // factor, x // factor : (x + w) // factor]
+    if box.shape[1::-1] != geo.size:
+        shrink = box.shape[1] > geo.size[0]
+        box = cv2.resize(box, geo.size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+    return cv2.cvtColor(box, cv2.COLOR_BGR2RGB)
 
 
 def encoder_command(
@@ -334,34 +465,38 @@ def encoder_command(
     ]  # fmt: skip
 
 
-def _decoded(stream, size: Size) -> Iterator[np.ndarray]:
-    """Raw RGB frames of `size` read from a stream until it ends."""
-    length = size[0] * size[1] * 3
-    while len(data := stream.read(length)) == length:
-        yield np.frombuffer(data, np.uint8).reshape(size[1], size[0], 3)
+def _ahead(paths: Iterable[Path], read, depth: int = 2) -> Iterator[np.ndarray]:
+    """read(path) of each path, `depth` ahead in a thread (OpenCV decodes without the GIL)."""
+    with ThreadPoolExecutor(1) as pool:
+        pending = collections.deque()
+        for path in paths:
+            pending.append(pool.submit(read, path))
+            if len(pending) > depth:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
-def movie_frames(
-    decoded: Iterator[np.ndarray],
-    plan: Sequence[Frame | None],
+def movie_images(
+    plan: Sequence[tuple[Frame, bool]],
     settings: MovieSettings,
+    geo: Geometry,
+    source: Size,
     key: Sequence[tuple[int, Sequence[int]]],
 ) -> Iterator[np.ndarray]:
-    """The movie's frames: each decoded frame with its overlay; gap slots repeated or marked."""
+    """The images of a plan with their overlays, each frame decoded once."""
     key = key if settings.colour_key else None
-    shown = base = time = gap_image = None
-    for frame in plan:
-        if frame is None:
-            if settings.gaps == "mark" and gap_image is None:
-                gap_image = draw_overlay(base, time, key, gap=True)
-            yield gap_image if settings.gaps == "mark" else shown
-            continue
-        base = next(decoded, None)
-        if base is None:
-            return
-        time = frame.time if settings.timestamp else None
-        shown, gap_image = draw_overlay(base, time, key), None
-        yield shown
+    factor = reduction(geo, source)
+    paths = (frame.path for frame in dict.fromkeys(frame for frame, _gap in plan))
+    decoded = _ahead(paths, lambda path: movie_image(path, geo, source, factor))
+    current, images = None, {}
+    for frame, gap in plan:
+        if frame is not current:
+            current, base, images = frame, next(decoded), {}
+        if gap not in images:
+            time = frame.time if settings.timestamp else None
+            images[gap] = draw_overlay(base, time, key, gap=gap)
+        yield images[gap]
 
 
 def _tail(stream, lines: int = 12) -> str:
@@ -369,53 +504,144 @@ def _tail(stream, lines: int = 12) -> str:
     return "\n".join(stream.read().decode(errors="replace").strip().splitlines()[-lines:])
 
 
-def pipe_frames(
-    plan: Sequence[Frame | None],
-    settings: MovieSettings,
-    key: Sequence[tuple[int, Sequence[int]]],
-    size: Size,
-    decode_command: Sequence[str],
-    encode_command: Sequence[str],
-) -> int:
-    """Run decoder and encoder, the overlay between them; EncodeError with ffmpeg's last lines."""
+def encode(images: Iterable[np.ndarray], count: int, name: str, command: Sequence[str]) -> int:
+    """Pipe `count` RGB images into an ffmpeg encoder; EncodeError with ffmpeg's last lines."""
     written, broken = 0, False
-    with tempfile.TemporaryFile() as decode_log, tempfile.TemporaryFile() as encode_log:
-        decoder = subprocess.Popen(
-            decode_command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=decode_log
-        )
+    with tempfile.TemporaryFile() as said:
         encoder = subprocess.Popen(
-            encode_command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=encode_log,
-            bufsize=0,
+            command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=said, bufsize=0
         )
         try:
-            for image in movie_frames(_decoded(decoder.stdout, size), plan, settings, key):
+            for image in images:
                 encoder.stdin.write(image.data)
                 written += 1
         except BrokenPipeError:
             broken = True
         except BaseException:
-            for process in (decoder, encoder):
-                process.kill()
+            encoder.kill()
             raise
         finally:
             encoder.stdin.close()
-            decoder.stdout.close()
-            codes = decoder.wait(), encoder.wait()
-        said = {"decoder": _tail(decode_log), "encoder": _tail(encode_log)}
-    for step, text in said.items():
-        if text:
-            log.info("the ffmpeg %s said:\n%s", step, text)
-    if broken or any(codes) or written != len(plan):
-        # the encoder's failure breaks the decoder's pipe too: name the first cause
-        culprit, code = ("encoder", codes[1]) if broken or codes[1] else ("decoder", codes[0])
+            code = encoder.wait()
+        text = _tail(said)
+    if text:
+        log.info("ffmpeg said:\n%s", text)
+    if broken or code or written != count:
         raise EncodeError(
-            f"ffmpeg failed to make movie {settings.name!r} ({written} of {len(plan)} frames "
-            f"written); the {culprit} (exit code {code}) said:\n{said[culprit]}"
+            f"ffmpeg failed to make movie {name!r} ({written} of {count} frames written; "
+            f"exit code {code}):\n{text}"
         )
     return written
+
+
+def make_segment(
+    slots: Sequence[Slot],
+    frames: Sequence[Frame],
+    previous: Frame | None,
+    output: str | Path,
+    settings: MovieSettings,
+    key: Sequence[tuple[int, Sequence[int]]],
+    threads: int = 0,
+) -> int:
+    """Encode one batch's part of a movie (an empty file if it shows nothing); its length.
+
+    slots: the batch's part of the movie's timeline(); frames: the batch's rendered frames;
+    previous: the frame shown last before the batch; key: (wavelength, RGB colour) of each
+    channel, for the colour key.
+    """
+    by_name = {frame.path.stem: frame for frame in frames}
+    plan = segment_plan(slots, by_name, previous, settings.gaps)
+    check_frames(dict.fromkeys(frame for frame, _gap in plan))
+    with atomic_path(output) as tmp:
+        if not plan:
+            log.info("movie %s: no frame in this segment", settings.name)
+            return 0
+        source = image_size(plan[0][0].path)
+        geo = geometry(settings, source)
+        command = encoder_command(ffmpeg_exe(), settings, geo, tmp, threads)
+        log.info(
+            "movie %s: %d images (%d fill data gaps) of %d frames of %dx%d decoded at 1/%d, "
+            "crop %s, %dx%d padded to %dx%d\nencoding: %s",
+            settings.name, len(plan), sum(gap for _f, gap in plan), len(frames), *source,
+            reduction(geo, source), geo.crop, *geo.size, *geo.padded, " ".join(command),
+        )  # fmt: skip
+        return encode(
+            movie_images(plan, settings, geo, source, key), len(plan), settings.name, command
+        )
+
+
+def packets(path: str | Path) -> list[tuple[int, int]]:
+    """(dts, pts) of each video packet of a movie, every one read (ffmpeg's framecrc): a
+    truncated file raises EncodeError."""
+    command = [ffmpeg_exe(), "-v", "error", "-xerror", "-i", str(path), "-map", "0:v:0"]
+    done = subprocess.run([*command, "-c", "copy", "-f", "framecrc", "-"], capture_output=True)
+    if done.returncode or done.stderr.strip():
+        raise EncodeError(f"{path}: {done.stderr.decode(errors='replace').strip()[-300:]}")
+    rows = [line.split(b",") for line in done.stdout.splitlines() if not line.startswith(b"#")]
+    return [(int(row[1]), int(row[2])) for row in rows]
+
+
+def _delay(stamps: Sequence[tuple[int, int]]) -> int:
+    """How far decoding runs ahead of display at the start (B-frames), in time-base units."""
+    return min(pts for _dts, pts in stamps) - stamps[0][0]
+
+
+def join_segments(
+    segments: Sequence[str | Path], lengths: Sequence[int], output: str | Path
+) -> int:
+    """The movie of its segments, stream-copied in order (ffmpeg's concat demuxer); its length.
+
+    lengths: what each segment shows (segment_plan): a segment holding other than its length
+    raises SegmentError, which names it. A segment too short for the encoder's B-frame delay
+    starts decoding later than the others; its decoding times are moved earlier to match
+    (ffmpeg's setts), else the concat demuxer's times run backwards at the join.
+    """
+    stamps = {}
+    for segment, length in zip(segments, lengths, strict=True):
+        try:
+            found = packets(segment) if length else []
+        except EncodeError:
+            found = None
+        if found is None or len(found) != length or (not length and Path(segment).stat().st_size):
+            raise SegmentError(Path(segment))
+        if length:
+            stamps[segment] = found
+    if not stamps:
+        raise ValueError(f"{output}: no segment holds a frame")
+    delay = max(map(_delay, stamps.values()))
+    ffmpeg = ffmpeg_exe()
+    with tempfile.TemporaryDirectory() as scratch, atomic_path(output) as tmp:
+        shown = []
+        for i, (segment, found) in enumerate(stamps.items()):
+            if _delay(found) < delay:
+                shown.append(Path(scratch) / f"{i}.mp4")
+                shift = f"setts=dts=DTS-{delay - _delay(found)}"
+                command = [ffmpeg, "-v", "error", "-i", str(segment), "-map", "0:v:0"]
+                subprocess.run([*command, "-c", "copy", "-bsf:v", shift, shown[-1]], check=True)
+            else:
+                shown.append(segment)
+        script = Path(scratch) / "segments.ffconcat"
+        script.write_text(concat_script(shown))
+        command = [
+            ffmpeg, "-hide_banner", "-loglevel", "warning", "-nostdin", "-y",
+            "-f", "concat", "-safe", "0", "-i", str(script), "-map", "0:v:0", "-c", "copy",
+            "-movflags", "+faststart", "-f", "mp4", str(tmp),
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True)
+        said = done.stderr.decode(errors="replace").strip()
+        joined = len(packets(tmp)) if done.returncode == 0 else -1
+        if joined != sum(lengths) or said:
+            raise EncodeError(
+                f"ffmpeg failed to join {output} ({joined} of {sum(lengths)} frames):\n{said}"
+            )
+    log.info("%s: %d frames of %d segments, stream-copied", output, joined, len(shown))
+    return joined
+
+
+def concat_script(paths: Iterable[str | Path]) -> str:
+    """An ffmpeg concat demuxer script that lists the files in order."""
+    quoted = (str(Path(path).resolve()).replace("'", "'\\''") for path in paths)
+    return "".join(["ffconcat version 1.0\n", *(f"file '{path}'\n" for path in quoted)])
 
 
 def make_movie(
@@ -426,28 +652,9 @@ def make_movie(
     key: Sequence[tuple[int, Sequence[int]]],
     threads: int = 0,
 ) -> int:
-    """Encode the movie of `settings` from the frames listed in frame_lists; its frame count.
-
-    key: (wavelength, RGB colour) of each channel, for the colour key.
-    """
+    """The movie of `settings` in one pass over the frames of the frame lists; its length."""
     frames = read_frames(frame_lists, frames_dir)
     if not frames:
         raise ValueError(f"movie {settings.name!r}: the frame lists hold no frame")
-    missing = [str(frame.path) for frame in frames if not frame.path.is_file()]
-    if missing:
-        raise FileNotFoundError(f"{len(missing)} listed frames are missing: {missing[:3]}")
-    plan = schedule(frames, settings.stride, settings.gaps)
-    source = image_size(frames[0].path)
-    geo = geometry(settings, source)
-    ffmpeg = ffmpeg_exe()
-    log.info(
-        "movie %s: %d frames (%d fill data gaps) of %dx%d, crop %s, %dx%d padded to %dx%d",
-        settings.name, len(plan), plan.count(None), *source, geo.crop, *geo.size, *geo.padded,
-    )  # fmt: skip
-    with tempfile.TemporaryDirectory() as scratch, atomic_path(output) as tmp:
-        script = Path(scratch) / "frames.ffconcat"
-        script.write_text(concat_script(frame.path for frame in plan if frame is not None))
-        decoding = decoder_command(ffmpeg, script, geo)
-        encoding = encoder_command(ffmpeg, settings, geo, tmp, threads)
-        log.info("decoding: %s\nencoding: %s", " ".join(decoding), " ".join(encoding))
-        return pipe_frames(plan, settings, key, geo.size, decoding, encoding)
+    slots = timeline([frame.path.stem for frame in frames], settings.stride, settings.gaps)
+    return make_segment(slots, frames, None, output, settings, key, threads)

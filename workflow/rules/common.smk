@@ -6,7 +6,7 @@ import re
 from snakemake.exceptions import IncompleteCheckpointException
 from snakemake.utils import validate
 
-from aia_reloaded import configuration, pairing, stages, writing
+from aia_reloaded import configuration, pairing, stages, video, writing
 
 SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 configuration.check_schema(config, SCHEMA)
@@ -75,8 +75,21 @@ def all_cores(wildcards):
 
 
 def render_threads(wildcards):
-    """A local run's cores shared out among its batches: one batch takes them all."""
-    return max(1, all_cores(wildcards) // len(triplet_batches()))
+    """A local run's cores shared out among the batches to render (those without a frame
+    list; else all): a batch appended to a rendered series takes them all."""
+    return max(1, all_cores(wildcards) // _batches_to_render(*_triplets_key()))
+
+
+def _triplets_key():
+    path = checkpoints.triplets.get().output.triplets
+    return path, os.path.getmtime(path)
+
+
+@functools.cache
+def _batches_to_render(path, mtime):
+    batches = _read_triplets(path, mtime)
+    missing = [b for b in batches if not os.path.exists(f"{OUT}/frame_lists/{b}.csv")]
+    return len(missing or batches)
 
 
 def render_mem_mb(wildcards, threads):
@@ -86,17 +99,24 @@ def render_mem_mb(wildcards, threads):
     )
 
 
-def movie_runtime(wildcards):
-    """Minutes for one movie: 2 s a frame (the slowest recipe, 2048^2 at full size: 1.7 s).
+def segment_runtime(wildcards):
+    """Minutes for one segment: 2 s a frame (the slowest recipe, 2048^2 at full size:
+    @@ s), 5 at least."""
+    return 5 + math.ceil(len(batch_triplets(wildcards)) / 30)
 
-    Before the pairing has run (a dry run) the frames are not known: 10 minutes. Snakemake
+
+def join_runtime(wildcards):
+    """Minutes to join a movie's segments: 10, and one more a 200 segments (about 0.2 s a
+    segment to check it and 0.01 s to copy it).
+
+    Before the pairing has run (a dry run) the batches are not known: 10 minutes. Snakemake
     9.27 turns the exception a checkpoint raises here into a crash of the dry run.
     """
     try:
-        triplets = sum(map(len, triplet_batches().values()))
+        batches = len(triplet_batches())
     except IncompleteCheckpointException:
-        triplets = 0
-    return 10 + math.ceil(triplets / 30)
+        batches = 0
+    return 10 + math.ceil(batches / 200)
 
 
 def reference_triplets(wildcards):
@@ -119,28 +139,9 @@ def frame_lists(wildcards):
     return expand(f"{OUT}/frame_lists/{{batch}}.csv", batch=sorted(triplet_batches()))
 
 
-def frame_index(wildcards):
-    """The list of every frame (a checkpoint: a triplet with a bad file has no frame)."""
-    return checkpoints.frame_index.get().output[0]
-
-
-def frames(wildcards):
-    """Every frame, as the frame index lists them."""
-    path = frame_index(wildcards)
-    rows = _read_frame_index(path, os.path.getmtime(path))
-    return [f"{OUT}/frames/{row['frame']}" for row in rows]
-
-
-@functools.cache
-def _read_frame_index(path, mtime):
-    return writing.read_csv(path)
-
-
-def rendered_batch(wildcards):
-    """The folder of rendered frames of the batch a frame belongs to."""
-    return (
-        f"{OUT}/rendered/{pairing.batch_of(wildcards.frame, config['batch_minutes'])}"
-    )
+def frame_folders(wildcards):
+    """The frame folder of every batch."""
+    return expand(f"{OUT}/frames/{{batch}}", batch=sorted(triplet_batches()))
 
 
 def batch_skips(wildcards):
@@ -157,6 +158,51 @@ def movie_settings(wildcards):
             return movie
     raise ValueError(
         f"{wildcards.movie!r} is not the name of a movie in config['movies']"
+    )
+
+
+@functools.cache
+def _movie_parts(path, mtime, stride, gaps):
+    batches = _read_triplets(path, mtime)
+    names = {batch: [name for name, _files in batches[batch]] for batch in batches}
+    return video.movie_parts(names, stride, gaps)
+
+
+def movie_part(wildcards):
+    """The part of a movie's timeline (video.movie_parts) that a batch shows."""
+    settings = movie_settings(wildcards)
+    stride, gaps = settings.get("stride", 1), settings.get("gaps", "ignore")
+    return _movie_parts(*_triplets_key(), stride, gaps)[wildcards.batch]
+
+
+def segment_slots(wildcards):
+    """The triplets a batch's segment shows, each with the gap slots before it."""
+    return [[slot.triplet, slot.fill] for slot in movie_part(wildcards).slots]
+
+
+def previous_triplet(wildcards):
+    """The triplet shown last before a batch's segment, for its first gap slots (or '')."""
+    gaps = movie_settings(wildcards).get("gaps", "ignore")
+    return (gaps != "ignore" and movie_part(wildcards).previous) or ""
+
+
+def previous_frames(wildcards):
+    """The frame list and frames of the batch holding previous_triplet (none if '')."""
+    triplet = previous_triplet(wildcards)
+    if not triplet:
+        return {}
+    batch = pairing.batch_of(triplet, config["batch_minutes"])
+    return {
+        "previous_list": f"{OUT}/frame_lists/{batch}.csv",
+        "previous_frames": f"{OUT}/frames/{batch}",
+    }
+
+
+def movie_segments(wildcards):
+    """A movie's segment of every batch, in time order."""
+    return expand(
+        f"{OUT}/segments/{wildcards.movie}/{{batch}}.mp4",
+        batch=sorted(triplet_batches()),
     )
 
 
@@ -212,12 +258,14 @@ def preview_outputs():
 
 
 def get_final_output():
-    """Every frame, the record of skipped files, the movies, the report's thumbnails and
-    table of skipped files; and the preview once `snakemake preview` has made it, kept up
-    to date for the report (a run never pays for looks nobody asked to see)."""
+    """Every batch's frames and the list of them, the record of skipped files, the movies,
+    the report's thumbnails and table of skipped files; and the preview once `snakemake
+    preview` has made it, kept up to date for the report (a run never pays for looks nobody
+    asked to see)."""
     made = os.path.exists(f"{OUT}/preview/sheet.jpg")
     return [
-        frames,
+        frame_folders,
+        f"{OUT}/frames.csv",
         f"{OUT}/skipped.csv",
         *movie_outputs(),
         *(preview_outputs() if made else []),

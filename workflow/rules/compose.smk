@@ -2,7 +2,7 @@ rule compose:
     input:
         f"{OUT}/scaled/{{batch}}",
     output:
-        frames=temp(directory(f"{OUT}/rendered/{{batch}}")),
+        frames=directory(f"{OUT}/frames/{{batch}}"),
         frame_list=f"{OUT}/frame_lists/{{batch}}.csv",
     log:
         f"{OUT}/logs/compose/{{batch}}.log",

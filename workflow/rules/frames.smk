@@ -1,4 +1,4 @@
-checkpoint frame_index:
+rule frame_index:
     input:
         frame_lists,
     output:
@@ -10,17 +10,3 @@ checkpoint frame_index:
         "../envs/aia.yaml"
     shell:
         "awk 'FNR > 1 || NR == 1' {input} > {output} 2> {log}"
-
-
-rule frame:
-    input:
-        rendered_batch,
-    output:
-        f"{OUT}/frames/{{frame}}.jpg",
-    log:
-        f"{OUT}/logs/frame/{{frame}}.log",
-    localrule: True
-    conda:
-        "../envs/aia.yaml"
-    shell:
-        "ln -f {input}/{wildcards.frame}.jpg {output} > {log} 2>&1"

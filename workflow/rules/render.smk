@@ -3,7 +3,7 @@ rule render:
         files=batch_files,
         levels=f"{OUT}/levels.yaml",
     output:
-        frames=temp(directory(f"{OUT}/rendered/{{batch}}")),
+        frames=directory(f"{OUT}/frames/{{batch}}"),
         frame_list=f"{OUT}/frame_lists/{{batch}}.csv",
         skipped=f"{OUT}/skipped/{{batch}}.csv",
     log:

@@ -1,7 +1,7 @@
 rule thumbnails:
     input:
-        frame_index=frame_index,
-        frames=frames,
+        frame_index=f"{OUT}/frames.csv",
+        frames=frame_folders,
     output:
         report(
             f"{OUT}/report/thumbnails.jpg",
@@ -16,7 +16,6 @@ rule thumbnails:
         mem_mb=500,
         runtime=10,
     params:
-        frames_dir=f"{OUT}/frames",
         most=48,
     script:
         "../scripts/thumbnails.py"

@@ -1,15 +1,13 @@
-"""Encode one movie from the frames of the frame lists."""
+"""Join a movie's segments, checked against what each should show."""
 
 from aia_reloaded.logs import log_to
-from aia_reloaded.video import MovieSettings, make_movie
+from aia_reloaded.pairing import read_batches
+from aia_reloaded.video import MovieSettings, join_segments, movie_lengths, movie_parts, read_frames
 
-params = snakemake.params
+params, given = snakemake.params, snakemake.input
 with log_to(snakemake.log[0]):
-    make_movie(
-        [snakemake.input.frame_index],
-        params.frames_dir,
-        snakemake.output[0],
-        MovieSettings(**params.settings),
-        params.key,
-        snakemake.threads,
-    )
+    settings = MovieSettings(**params.settings)
+    parts = movie_parts(read_batches(given.triplets), settings.stride, settings.gaps)
+    frames = read_frames(given.frame_lists, params.frames_dir)
+    lengths = movie_lengths(parts, frames, settings.gaps)
+    join_segments(given.segments, [lengths[batch] for batch in sorted(parts)], snakemake.output[0])
