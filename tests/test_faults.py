@@ -72,7 +72,7 @@ def test_full_disk_is_a_one_line_error(tmp_path: Path):
 
 
 def _frame_bytes(results: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((results / "frames").glob("*.jpg"))}
+    return {p.name: p.read_bytes() for p in sorted((results / "frames").glob("*/*.jpg"))}
 
 
 @pytest.mark.slow
@@ -102,7 +102,7 @@ def test_killed_run_resumes_to_identical_frames(tmp_path: Path):
     process.wait()
     finished = {p.name: p.stat().st_mtime_ns for p in lists.glob("*.csv")}
     assert 3 <= len(finished) < 8, "the run was not interrupted midway"
-    for jpeg in (workdir / "results" / "frames").glob("*.jpg"):  # none half-written
+    for jpeg in (workdir / "results" / "frames").glob("*/*.jpg"):  # none half-written
         assert jpeg.read_bytes().endswith(b"\xff\xd9")
 
     snakemake(workdir, "--unlock")  # a hard kill leaves Snakemake's lock behind

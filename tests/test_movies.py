@@ -285,8 +285,8 @@ def test_odd_crop_lands_on_the_exact_pixel(tmp_path: Path):
     for crop, size in [([256, 256, 498, 273], None), ([256, 256, 497, 271], [128, 128])]:
         settings = {"crop": crop, "frame_size": size, "contrast": 1}
         output = tmp_path / f"{crop[2]}.mp4"
-        make_movie([tmp_path / "a.csv"], frames, output,
-                   MovieSettings("m", timestamp=False, colour_key=False, **settings), KEY)  # fmt: skip
+        settings = MovieSettings("m", timestamp=False, colour_key=False, **settings)
+        make_movie([tmp_path / "a.csv"], frames, output, settings, KEY)
         luma = decode(output)[0].astype(float).mean(-1) - 40
         luma[luma < 20] = 0
         rows, columns = np.mgrid[: luma.shape[0], : luma.shape[1]]

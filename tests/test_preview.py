@@ -223,7 +223,7 @@ def test_preview_is_the_series_in_that_look(preview_run):
     enhancement make, byte for byte."""
     workdir, _made = preview_run
     results = workdir / "results"
-    frame = _rgb(results / "frames" / f"{REFERENCE}.jpg")
+    frame = _rgb(next((results / "frames").glob(f"*/{REFERENCE}.jpg")))
     detail = _rgb(results / "preview" / "aia_default_detail.jpg")
     x0, x1, y0, y1 = DETAIL
     difference = np.abs(detail - frame[y0:y1, x0:x1])

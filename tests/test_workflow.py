@@ -53,12 +53,12 @@ def test_both_paths_make_identical_frames(demo_run: Path, default_run: Path):
 
 
 def _frame_bytes(results: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((results / "frames").glob("*.jpg"))}
+    return {p.name: p.read_bytes() for p in sorted((results / "frames").glob("*/*.jpg"))}
 
 
 @pytest.mark.parametrize("run", ["demo_run", "default_run"])
 def test_frames_one_per_triplet_in_time_order(run: str, request):
-    frames = sorted((request.getfixturevalue(run) / "results" / "frames").glob("*.jpg"))
+    frames = sorted((request.getfixturevalue(run) / "results" / "frames").glob("*/*.jpg"))
     assert [f.stem for f in frames] == ["20120831T194505", "20120831T194517", "20120831T194529"]
     for frame in frames:
         image = cv2.imread(str(frame))
@@ -111,12 +111,13 @@ def test_gamma_reruns_scale_and_frame_not_prep(tmp_path: Path):
     after = {s: mtimes(results, f"{s}/**/*.*") for s in ("prepped", "scaled", "frames")}
     assert after["prepped"] == before["prepped"] and after["scaled"] == before["scaled"]
     assert all(after["frames"][f] > before["frames"][f] for f in before["frames"])
-    assert cv2.imread(str(results / "frames" / "20120831T194505.jpg")).shape == (200, 200, 3)
+    frame = results / "frames" / "20120831T194500" / "20120831T194505.jpg"
+    assert cv2.imread(str(frame)).shape == (200, 200, 3)
 
 
 def triplet_files(results: Path) -> dict[str, int]:
     """Modification times of the frames, the levels and the per-batch job logs."""
-    found = mtimes(results, "frames/*.jpg") | mtimes(results, "levels.yaml")
+    found = mtimes(results, "frames/*/*.jpg") | mtimes(results, "levels.yaml")
     return found | mtimes(results, "logs/render/*.log")
 
 
@@ -127,33 +128,43 @@ def test_new_triplet_processes_only_that_triplet(tmp_path: Path):
     snakemake(workdir)
     results = workdir / "results"
     before = triplet_files(results)
-    assert len(mtimes(results, "frames/*.jpg")) == 2
+    assert len(mtimes(results, "frames/*/*.jpg")) == 2
 
     start = datetime(2012, 8, 31, 19, 45, 24, tzinfo=UTC)  # the third 12 s slot
     make_series(data, 1, size=256, seed=2, start=start)
     snakemake(workdir)
     after = triplet_files(results)
-    assert len(mtimes(results, "frames/*.jpg")) == 3
+    assert len(mtimes(results, "frames/*/*.jpg")) == 3
     # every earlier frame, log and the levels are untouched; the new triplet went through
     # its own batch's render job
     changed = {f for f in after if before.get(f) != after[f]}
     assert all(after[f] == before[f] for f in before)
-    assert changed == {"frames/20120831T194529.jpg", "logs/render/20120831T194524.log"}
+    assert changed == {
+        "frames/20120831T194524/20120831T194529.jpg",
+        "logs/render/20120831T194524.log",
+    }
 
 
-def test_lost_frame_is_made_again_by_its_batch_alone(tmp_path: Path):
+def test_lost_frame_is_named_with_the_command_that_remakes_its_batch(tmp_path: Path):
     workdir = make_workdir(tmp_path, batch_minutes=0.4)  # batches of 1 and 2 triplets
     snakemake(workdir)
     results = workdir / "results"
     before, expected = triplet_files(results), _frame_bytes(results)
-    (results / "frames" / "20120831T194529.jpg").unlink()
-    snakemake(workdir)
+    (results / "frames" / "20120831T194512" / "20120831T194529.jpg").unlink()
+    stopped = snakemake(workdir, check=False)
+    lost = "results/frames/20120831T194512/20120831T194529.jpg is missing"
+    command = "snakemake --cores all --forcerun results/frames/20120831T194512"
+    assert (
+        stopped.returncode != 0 and f"{lost}: remake its batch with `{command}`" in stopped.stderr
+    )
+    assert triplet_files(results) == {f: t for f, t in before.items() if "194529" not in f}
+    snakemake(workdir, *command.split()[1:])
     after = triplet_files(results)
     assert _frame_bytes(results) == expected
     changed = {f for f in after if before.get(f) != after[f]}
     assert changed == {
-        "frames/20120831T194517.jpg",
-        "frames/20120831T194529.jpg",
+        "frames/20120831T194512/20120831T194517.jpg",
+        "frames/20120831T194512/20120831T194529.jpg",
         "logs/render/20120831T194512.log",
     }
 
@@ -161,8 +172,8 @@ def test_lost_frame_is_made_again_by_its_batch_alone(tmp_path: Path):
     write_config(workdir, {**read_config(workdir), "keep_intermediates": True})
     snakemake(workdir)
     before = mtimes(results, "**/*.*")
-    (results / "frames" / "20120831T194517.jpg").unlink()
-    snakemake(workdir)
+    (results / "frames" / "20120831T194512" / "20120831T194517.jpg").unlink()
+    snakemake(workdir, *command.split()[1:])
     after = mtimes(results, "**/*.*")
     assert _frame_bytes(results) == expected
     changed = {f for f in after if before.get(f) != after[f]}
@@ -170,7 +181,11 @@ def test_lost_frame_is_made_again_by_its_batch_alone(tmp_path: Path):
         "frame_lists/20120831T194512.csv",  # the same list, written again
         "frames.csv",  # the same, read by the thumbnails (as by any movie)
         "report/thumbnails.jpg",  # of the frames
-    } == {"frames/20120831T194517.jpg", "frames/20120831T194529.jpg"}
+        "frames/20120831T194512/.snakemake_timestamp",
+    } == {
+        "frames/20120831T194512/20120831T194517.jpg",
+        "frames/20120831T194512/20120831T194529.jpg",
+    }
     assert {f for f in changed if f.endswith(".tsv")} == {"benchmarks/compose/20120831T194512.tsv"}
 
 
@@ -251,7 +266,7 @@ def test_perceptual_demo(tmp_path: Path, channels: list[int]):
     # each frame is the perceptual composite of its scaled channels in the cvd palette
     config = read_config(workdir)
     the_look = {"compose": "perceptual", **perceptual_look(channels, config["perceptual"])}
-    for frame in sorted((results / "frames").glob("*.jpg")):
+    for frame in sorted((results / "frames").glob("*/*.jpg")):
         name = frame.stem
         scaled = [np.load(next(results.glob(f"scaled/*/{name}_{wl}.npy"))) for wl in channels]
         expected = compose_frame(scaled, {**the_look, "box": None})

@@ -107,9 +107,9 @@ class EncodeError(RuntimeError):
 class FrameError(OSError):
     """A frame a movie needs is missing or truncated; the message says how to remake it."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, problem: str = "is missing or truncated"):
         super().__init__(
-            f"{path} is missing or truncated: remake its batch with "
+            f"{path} {problem}: remake its batch with "
             f"`snakemake --cores all --forcerun {path.parent}`"
         )
 
@@ -281,6 +281,21 @@ def segment_plan(
             plan.append((frame, False))
             shown = frame
     return plan
+
+
+def lost_frame(frames_dir: str | Path, frame_lists: Iterable[str | Path]) -> Path | None:
+    """The first frame that a frame list names and its folder below frames_dir lacks, if any
+    (lists not written yet are passed over)."""
+    for frame_list in frame_lists:
+        if os.path.exists(frame_list):
+            names = [Path(frames_dir) / row["frame"] for row in read_csv(frame_list)]
+            present = (
+                set(os.listdir(names[0].parent)) if names and names[0].parent.is_dir() else set()
+            )
+            for name in names:
+                if name.name not in present:
+                    return name
+    return None
 
 
 def check_frames(frames: Iterable[Frame]) -> None:

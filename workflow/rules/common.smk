@@ -140,8 +140,15 @@ def frame_lists(wildcards):
 
 
 def frame_folders(wildcards):
-    """The frame folder of every batch."""
-    return expand(f"{OUT}/frames/{{batch}}", batch=sorted(triplet_batches()))
+    """The frame folder of every batch; a frame lost from a rendered batch stops the run
+    here, before any job uses it, with the command that remakes its batch (a run that
+    --forcerun's something is let through: the jobs check the frames they read)."""
+    batches = sorted(triplet_batches())
+    lists = (f"{OUT}/frame_lists/{batch}.csv" for batch in batches)
+    forcing = workflow.dag_settings.forcerun
+    if not forcing and (lost := video.lost_frame(f"{OUT}/frames", lists)):
+        raise video.FrameError(lost, "is missing")
+    return expand(f"{OUT}/frames/{{batch}}", batch=batches)
 
 
 def batch_skips(wildcards):
