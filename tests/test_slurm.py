@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,7 @@ def write_test_profile(workdir: Path, cluster: SlurmCluster, cores: int) -> str:
         "slurm-status-command": "squeue",  # sacct needs accounting (slurmdbd)
         "slurm-init-seconds-before-status-checks": 1,
         "latency-wait": 5,
+        "slurm-keep-successful-logs": True,  # for the times the jobs ran
     }
     folder = workdir / "profiles" / "slurm-test"
     folder.mkdir()
@@ -55,9 +58,9 @@ def write_test_profile(workdir: Path, cluster: SlurmCluster, cores: int) -> str:
     return str(folder.relative_to(workdir))
 
 
-def run_on_cluster(workdir: Path, cluster: SlurmCluster, profile: str):
+def run_on_cluster(workdir: Path, cluster: SlurmCluster, profile: str, *args: str):
     """snakemake --profile <profile> in workdir, killed after TIMEOUT_S; no job left behind."""
-    command = [sys.executable, "-m", "snakemake", "--profile", profile]
+    command = [sys.executable, "-m", "snakemake", "--profile", profile, *args]
     command = ["timeout", "-k", "30", str(TIMEOUT_S), *command]
     try:
         return subprocess.run(
@@ -72,8 +75,15 @@ def run_on_cluster(workdir: Path, cluster: SlurmCluster, profile: str):
         cluster.cancel_all()
 
 
-def files(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+def files(folder: Path, pattern: str = "*") -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.glob(pattern))}
+
+
+def job_span(log: Path) -> tuple[datetime, datetime]:
+    """When a SLURM job began (its Snakemake log's Date, to the second) and ended (the log's
+    last change)."""
+    began = re.search(r"Date: (.+)", log.read_text())[1]
+    return datetime.fromisoformat(began), datetime.fromtimestamp(log.stat().st_mtime)
 
 
 def test_slurm_profile_makes_what_a_local_run_makes(cluster: SlurmCluster, tmp_path: Path):
@@ -88,23 +98,30 @@ def test_slurm_profile_makes_what_a_local_run_makes(cluster: SlurmCluster, tmp_p
     profile = write_test_profile(remote, cluster, cores)
     jobs_before = len(cluster.submitted_jobs())
     start = time.monotonic()
+    # the frames first, then the rest: both batches' segments are ready at once
+    done = run_on_cluster(remote, cluster, profile, "--omit-from", "segment")
+    assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
     done = run_on_cluster(remote, cluster, profile)
     slurm_s = time.monotonic() - start
     assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
 
     ours, theirs = local / "results", remote / "results"
-    frames = files(theirs / "frames")
+    frames = files(theirs / "frames", "*/*.jpg")
     assert len(frames) == TRIPLETS
-    assert frames == files(ours / "frames")
+    assert frames == files(ours / "frames", "*/*.jpg")
     assert files(theirs / "frame_lists") == files(ours / "frame_lists")
     assert (theirs / "levels.yaml").read_text() == (ours / "levels.yaml").read_text()
     assert files(theirs / "movies") == files(ours / "movies")
 
-    # one SLURM job per batch (render), levels, the movie and the report's thumbnails; frames
-    # are published locally
+    # SLURM jobs: per batch its render and its segment of the movie; the levels, the join and
+    # the report's thumbnails; none per frame
     batches = len(files(theirs / "frame_lists"))
     jobs = len(cluster.submitted_jobs()) - jobs_before
     print(f"{TRIPLETS} triplets, {batches} batches: {jobs} SLURM jobs; ", end="")
     print(f"SLURM run {slurm_s:.0f} s, local run {local_s:.0f} s")
     assert batches == 2
-    assert jobs == batches + 3
+    assert jobs == 2 * batches + 3
+    # the two batches' segments ran side by side
+    logs = sorted((remote / ".snakemake/slurm_logs/rule_segment").glob("small_*/*.log"))
+    first, second = map(job_span, logs)
+    assert first[0] < second[1] and second[0] < first[1], (first, second)

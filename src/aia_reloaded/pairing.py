@@ -174,6 +174,37 @@ def _nearest(
     return min(free, key=lambda c: abs(c.time - time), default=None)
 
 
+def thin(triplets: Iterable[Triplet], cadence_s: float | None) -> list[Triplet]:
+    """The triplets nearest a fixed time grid, in time order; cadence_s None keeps all.
+
+    The grid's steps are t0 + k * cadence_s, from the first triplet's time t0 up to the
+    last triplet's. Each step keeps the triplet nearest to it (the earlier on a tie) if
+    one lies within cadence_s / 2, and no triplet is kept twice.
+    """
+    ordered = sorted(triplets, key=lambda t: t.name)
+    if cadence_s is None or not ordered:
+        return ordered
+    start = datetime.fromisoformat(ordered[0].name)  # TIME_FORMAT is ISO 8601 (basic)
+    offsets = [(datetime.fromisoformat(t.name) - start).total_seconds() for t in ordered]
+    # a step with a triplet within cadence_s / 2 is one of the two steps around that triplet
+    around = {int(offset // cadence_s) for offset in offsets}
+    steps = sorted(around | {k + 1 for k in around})
+    kept: list[int] = []
+    for step in steps:
+        grid = step * cadence_s
+        if grid > offsets[-1]:
+            break
+        after = bisect.bisect_left(offsets, grid)
+        nearest = min(
+            (i for i in (after - 1, after) if 0 <= i < len(offsets)),
+            key=lambda i: abs(offsets[i] - grid),
+        )
+        close = abs(offsets[nearest] - grid) <= cadence_s / 2
+        if close and (not kept or kept[-1] != nearest):
+            kept.append(nearest)
+    return [ordered[i] for i in kept]
+
+
 def batch_of(triplet_name: str, minutes: float) -> str:
     """The batch of a triplet: the start of its fixed time window, in TIME_FORMAT."""
     time = datetime.strptime(triplet_name, TIME_FORMAT).replace(tzinfo=UTC)

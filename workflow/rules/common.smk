@@ -189,8 +189,9 @@ def segment_slots(wildcards):
 
 def previous_triplet(wildcards):
     """The triplet shown last before a batch's segment, for its first gap slots (or '')."""
+    part = movie_part(wildcards)  # first: the pairing checkpoint, also for the inputs
     gaps = movie_settings(wildcards).get("gaps", "ignore")
-    return (gaps != "ignore" and movie_part(wildcards).previous) or ""
+    return (gaps != "ignore" and part.previous) or ""
 
 
 def previous_frames(wildcards):

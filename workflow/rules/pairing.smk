@@ -12,6 +12,7 @@ checkpoint triplets:
     params:
         channels=CHANNELS,
         tolerance_s=config["pair_tolerance_s"],
+        cadence_s=config["cadence_s"],
         batch_minutes=config["batch_minutes"],
     script:
         "../scripts/pair.py"
