@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from workflow_run import make_workdir, snakemake
 
-from aia_reloaded import writing
+from aia_reloaded import video, writing
 from aia_reloaded.synthetic import make_series
 
 
@@ -110,3 +110,46 @@ def test_killed_run_resumes_to_identical_frames(tmp_path: Path):
     assert _frame_bytes(workdir / "results") == expected
     # batches finished before the kill were not redone
     assert {n: (lists / n).stat().st_mtime_ns for n in finished} == finished
+
+
+def _decoded(movie: Path) -> np.ndarray:
+    """Every frame of a movie, decoded to RGB."""
+    command = [video.ffmpeg_exe(), "-v", "error", "-i", str(movie), "-f", "rawvideo"]
+    raw = subprocess.run([*command, "-pix_fmt", "rgb24", "-"], capture_output=True, check=True)
+    return np.frombuffer(raw.stdout, np.uint8).reshape(-1, 128, 128, 3)
+
+
+@pytest.mark.slow
+def test_run_killed_in_the_movie_stage_resumes_to_the_same_movie(tmp_path: Path):
+    """SIGKILL once some segments are written; the rerun gives the uninterrupted movie."""
+    data = tmp_path / "data"
+    make_series(data, 8, size=256, seed=5, workers=2)
+    movies = [{"name": m, "frame_size": [128, 128], "gaps": "repeat"} for m in ("a", "b")]
+    config = {"input_dir": str(data), "movies": movies}  # 8 batches of one triplet
+    reference = make_workdir(tmp_path / "reference", **config)
+    snakemake(reference)
+    expected = {m: _decoded(reference / "results" / "movies" / f"{m}.mp4") for m in "ab"}
+    assert all(len(frames) == 8 for frames in expected.values())
+
+    workdir = make_workdir(tmp_path / "killed", **config)
+    command = [sys.executable, "-m", "snakemake", "--cores", "2"]
+    process = subprocess.Popen(
+        command, cwd=workdir, start_new_session=True, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    segments = workdir / "results" / "segments"
+    deadline = time.monotonic() + 120
+    while len(list(segments.glob("*/2*.mp4"))) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    written = {p: p.stat().st_mtime_ns for p in segments.glob("*/2*.mp4")}
+    assert 3 <= len(written) < 16, "the run was not interrupted in the movie stage"
+    assert not list((workdir / "results" / "movies").glob("*.mp4"))
+
+    snakemake(workdir, "--unlock")
+    snakemake(workdir)
+    for movie, frames in expected.items():
+        resumed = _decoded(workdir / "results" / "movies" / f"{movie}.mp4")
+        assert resumed.shape == frames.shape and np.array_equal(resumed, frames), movie
+    assert {p: p.stat().st_mtime_ns for p in written} == written  # not encoded again
