@@ -40,9 +40,9 @@ from pathlib import Path
 import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import run  # noqa: E402  (benchmarks/run.py: the cached series and the floor)
+import run  # benchmarks/run.py: the cached series and the floor
 
-from aia_reloaded import video  # noqa: E402
+from aia_reloaded import video
 
 CACHE = run.CACHE
 FRAMES = CACHE / "frames25"
@@ -85,7 +85,9 @@ def filters(geo: video.Geometry) -> str:
     if geo.size != box:
         chain.append(f"scale={width}:{height}")
     if geo.padded != geo.size:
-        chain.append(f"pad={padded_w}:{padded_h}:{(padded_w - width) // 2}:{(padded_h - height) // 2}")
+        chain.append(
+            f"pad={padded_w}:{padded_h}:{(padded_w - width) // 2}:{(padded_h - height) // 2}"
+        )
     return ",".join(chain)
 
 
@@ -213,7 +215,10 @@ def encoder_table(frames_dir: Path, grid: list[tuple[str, int]], repeats: int) -
             print(f"  repeat {repeat + 1}/{repeats}: {name} encoded", flush=True)
     for result in results.values():
         for row in result["settings"].values():
-            row["wall"], row["cpu"] = statistics.median(row["walls"]), statistics.median(row["cpus"])
+            row["wall"], row["cpu"] = (
+                statistics.median(row["walls"]),
+                statistics.median(row["cpus"]),
+            )
     return results
 
 
@@ -262,9 +267,8 @@ def print_research(passes: list[dict]) -> None:
     for name in names:
         wall, cpu = (statistics.median(p[name][k] for p in passes) for k in ("wall", "cpu"))
         label = f"**{name}**" if name == "total" else name
-        print(
-            f"| {label} | {wall:.1f} | {cpu:.1f} | {cpu / COUNT:.3f} | {passes[0][name]['bytes']:,} |"
-        )
+        size = passes[0][name]["bytes"]
+        print(f"| {label} | {wall:.1f} | {cpu:.1f} | {cpu / COUNT:.3f} | {size:,} |")
 
 
 def print_tables(results: dict) -> None:
@@ -370,13 +374,16 @@ def main() -> None:
     print_tables(results)
     print_summary(results)
     base = f"{BASE[0]}/{BASE[1]}"
-    same = [n for n in results if passes[0][n]["bytes"] == results[n]["settings"][base]["bytes"]]
-    print(
-        f"\nThe research movies and the table's slow/18 (same frames, from the .y4m) are the "
-        f"same size on {len(same)}/5 recipes"
-        + (f" ({', '.join(same)})" if 0 < len(same) < 5 else "")
-        + "."
-    )
+    print("\nThe research movies against the table's slow/18 (the same encoder from the .y4m):\n")
+    print("| recipe | research SSIM All | slow/18 SSIM All | research bytes | slow/18 bytes |")
+    print("|---|---:|---:|---:|---:|")
+    for name, result in results.items():
+        row = result["settings"][base]
+        research = ssim(WORK / "research" / f"{name}.mp4", WORK / f"{name}.y4m")[0]
+        print(
+            f"| {name} | {research:.6f} | {row['ssim']:.6f} | {passes[0][name]['bytes']:,} | "
+            f"{row['bytes']:,} |"
+        )
     print_decoding(decoded)
     (WORK / "results.json").write_text(
         json.dumps({"research": passes, "encoders": results, "decoding": decoded}, indent=1)

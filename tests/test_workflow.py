@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -132,8 +133,10 @@ def test_new_triplet_processes_only_that_triplet(tmp_path: Path):
 
     start = datetime(2012, 8, 31, 19, 45, 24, tzinfo=UTC)  # the third 12 s slot
     make_series(data, 1, size=256, seed=2, start=start)
-    snakemake(workdir)
+    run = snakemake(workdir)
     after = triplet_files(results)
+    # the one batch that runs takes both cores, not a third of them
+    assert re.search(r"rule render:(?:\n    .*)*\n    threads: 2\n", run.stderr), run.stderr
     assert len(mtimes(results, "frames/*/*.jpg")) == 3
     # every earlier frame, log and the levels are untouched; the new triplet went through
     # its own batch's render job
