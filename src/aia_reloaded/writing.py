@@ -76,3 +76,14 @@ def read_csv(path: str | Path) -> list[dict[str, str]]:
     """The rows of a CSV file with a header row."""
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
+
+
+def gather_csv(
+    paths: Iterable[str | Path],
+    path: str | Path,
+    header: Sequence[str],
+    key: Callable | None = None,
+) -> None:
+    """The rows of CSV files with `header` in one, in their order or sorted by key(row)."""
+    rows = [[row[c] for c in header] for source in paths for row in read_csv(source)]
+    write_csv(path, header, sorted(rows, key=key) if key else rows)

@@ -8,5 +8,5 @@ rule frame_index:
     localrule: True
     conda:
         "../envs/aia.yaml"
-    shell:
-        "awk 'FNR > 1 || NR == 1' {input} > {output} 2> {log}"
+    script:
+        "../scripts/frame_index.py"
