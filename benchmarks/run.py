@@ -1,7 +1,7 @@
 """Benchmark: the workflow end to end against the in-process floor, and planning a day.
 
     python benchmarks/run.py [--repeats 3] [--cores 2] [--day 7200] [--cases 25 100]
-                             [--enhance mgn|wow]
+                             [--enhance mgn|wow] [--month]
 
 Makes (once, cached in benchmarks/cache/) 100 synthetic full-size 4096 x 4096 triplets at
 the real 12 s cadence. Two cases: the first 25 triplets (one 5-minute batch) and all 100
@@ -12,7 +12,8 @@ triplet). It prints medians of wall and CPU time per triplet, the cores kept bus
 wall), the largest peak RSS of a render job (and per thread), and the workflow / floor ratio.
 Last, it times the dry run of a simulated day (7,200 triplets of empty files with JSOC
 names) after the pairing checkpoint has run, and again once the day is rendered (its outputs
-faked), when Snakemake plans every frame. --enhance runs config/README.md's MGN or WOW look
+faked). --month plans a month (216,000 triplets, 648,000 files) the same way, and only
+that. --enhance runs config/README.md's MGN or WOW look
 (every channel enhanced) instead of the shipped config's."""
 
 from __future__ import annotations
@@ -163,26 +164,28 @@ def floor(series: list, out: Path, threads: int) -> None:
 
 
 def fake_results(results: Path) -> None:
-    """The outputs of a finished run (empty frames), for the dry run of a rendered day."""
+    """The outputs of a finished run (empty frames in per-batch folders), for a dry run."""
     (results / "levels.yaml").touch()
     batches: dict[str, list[str]] = {}
     for row in read_csv(results / "triplets.csv"):
         batches.setdefault(row["batch"], []).append(row["triplet"])
+    rows = []
     for batch, names in batches.items():
         write_csv(results / "skipped" / f"{batch}.csv", stages.SKIP_COLUMNS, [])
-        rows = [(f"{name}.jpg", name) for name in names]
-        write_csv(results / "frame_lists" / f"{batch}.csv", stages.FRAME_COLUMNS, rows)
-    (results / "frames").mkdir()
-    rows = [(f"{name}.jpg", name) for names in batches.values() for name in names]
+        batch_rows = [(f"{batch}/{name}.jpg", name) for name in names]
+        write_csv(results / "frame_lists" / f"{batch}.csv", stages.FRAME_COLUMNS, batch_rows)
+        (results / "frames" / batch).mkdir(parents=True)
+        for frame, _t_obs in batch_rows:
+            (results / "frames" / frame).touch()
+        rows += batch_rows
     write_csv(results / "frames.csv", stages.FRAME_COLUMNS, rows)
-    for frame, _t_obs in rows:
-        (results / "frames" / frame).touch()
     (results / "skipped.csv").touch()
 
 
 def plan_day(folder: Path, triplets: int, cores: int) -> tuple[dict, dict, dict]:
-    """Pairing, then the dry run, of a day of empty files with JSOC names; then the dry run
-    of the same day rendered (its outputs faked), which plans every frame."""
+    """Pairing, then the dry run, of `triplets` of empty files with JSOC names (a day:
+    7,200, a month: 216,000); then the dry run of the same series rendered (its outputs
+    faked)."""
     inputs = folder / "input"
     inputs.mkdir(parents=True)
     start = datetime(2012, 8, 31, tzinfo=UTC)
@@ -205,6 +208,7 @@ def main() -> None:
     parser.add_argument(
         "--day", type=int, default=DAY_TRIPLETS, help="triplets of the day (0: skip)"
     )
+    parser.add_argument("--month", action="store_true", help="plan a month (216,000) only")
     parser.add_argument("--cases", type=int, nargs="+", default=CASES, help="triplet counts")
     parser.add_argument("--enhance", choices=["mgn", "wow"], help="the look with MGN or WOW")
     parser.add_argument("--floor", nargs=3, help=argparse.SUPPRESS)  # threads series out
@@ -218,6 +222,16 @@ def main() -> None:
 
     scratch = CACHE / "run"
     subprocess.run(["rm", "-rf", str(scratch)], check=True)
+    if args.month:
+        pairing, planned, rendered = plan_day(scratch / "month", 30 * DAY_TRIPLETS, args.cores)
+        subprocess.run(["rm", "-rf", str(scratch)], check=True)
+        for label, took in (
+            ("pairing", pairing),
+            ("dry run before rendering", planned),
+            ("dry run once rendered", rendered),
+        ):
+            print(f"a month, {label}: {took['wall']:.1f} s, peak RSS {took['rss']:.0f} MB")
+        return
     folders = {}
     for n in args.cases:
         series = cached_series(n)
