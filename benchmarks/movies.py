@@ -30,7 +30,6 @@ from pathlib import Path
 
 import encoders  # benchmarks/encoders.py: the frames and the research code's movies
 import run  # benchmarks/run.py: the cached series, the workflow's command, measure()
-import yaml
 
 COUNT = encoders.COUNT
 SCRATCH = run.CACHE / "movies"
@@ -48,11 +47,10 @@ def workdirs() -> dict[str, Path]:
     for _name, files in run.cached_series(COUNT):
         for path in files:
             (inputs / Path(path).name).symlink_to(path)
-    folders = {"movies": SCRATCH / "movies", "frames": run.workdir(SCRATCH / "frames", inputs)}
-    config = {**run.CONFIG, "input_dir": str(inputs), "output_dir": "results"}
-    (folders["movies"] / "config").mkdir(parents=True)
-    (folders["movies"] / "config" / "config.yaml").write_text(yaml.safe_dump(config))
-    return folders
+    return {
+        "movies": run.workdir(SCRATCH / "movies", inputs, run.CONFIG["movies"]),
+        "frames": run.workdir(SCRATCH / "frames", inputs),
+    }
 
 
 def clean(folder: Path, *paths: str) -> None:
@@ -62,11 +60,8 @@ def clean(folder: Path, *paths: str) -> None:
 
 def segment_walls(results: Path) -> dict[str, float]:
     """Each movie's segment job: wall seconds per frame (Snakemake's benchmark record)."""
-    walls = {}
-    for tsv in sorted((results / "benchmarks" / "segment").glob("*/*.tsv")):
-        header, values = (line.split("\t") for line in tsv.read_text().splitlines()[:2])
-        walls[tsv.parent.name] = float(dict(zip(header, values, strict=True))["s"]) / COUNT
-    return walls
+    records = run.job_records(results / "benchmarks" / "segment")
+    return {tsv.parent.name: float(record["s"]) / COUNT for tsv, record in records.items()}
 
 
 def main() -> None:

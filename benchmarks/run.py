@@ -69,9 +69,10 @@ def cached_series(triplets: int, cadence: float = 12.0) -> list[tuple[str, list[
         make_series(folder, triplets, cadence_s=cadence, workers=2)
 
 
-def workdir(folder: Path, input_dir: Path) -> Path:
-    """A Snakemake working folder with the shipped config, reading input_dir, no movies."""
-    config = {**CONFIG, "input_dir": str(input_dir), "output_dir": "results", "movies": []}
+def workdir(folder: Path, input_dir: Path, movies: tuple = ()) -> Path:
+    """A Snakemake working folder with the shipped config, reading input_dir, making
+    `movies` (default none)."""
+    config = {**CONFIG, "input_dir": str(input_dir), "output_dir": "results", "movies": [*movies]}
     (folder / "config").mkdir(parents=True)
     (folder / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return folder
@@ -117,15 +118,21 @@ def measure(command: list[str]) -> dict:
     return {"wall": wall, "cpu": cpu, "rss": max(peaks.values(), default=0) / 2**20}
 
 
+def job_records(folder: Path) -> dict[Path, dict[str, str]]:
+    """Snakemake's benchmark record of each job whose .tsv is under folder, by its path."""
+    records = {}
+    for tsv in sorted(folder.rglob("*.tsv")):
+        header, values = (line.split("\t") for line in tsv.read_text().splitlines()[:2])
+        records[tsv] = dict(zip(header, values, strict=True))
+    return records
+
+
 def run_workflow(folder: Path, cores: int) -> dict:
     """The workflow end to end from a clean output folder; plus its render jobs' records."""
     for path in ("results", ".snakemake"):
         subprocess.run(["rm", "-rf", str(folder / path)], check=True)
     result = measure(snakemake(folder, cores))
-    renders = []
-    for tsv in (folder / "results" / "benchmarks" / "render").glob("*.tsv"):
-        header, values = (line.split("\t") for line in tsv.read_text().splitlines()[:2])
-        renders.append(dict(zip(header, values, strict=True)))
+    renders = list(job_records(folder / "results" / "benchmarks" / "render").values())
     batches = len(renders)
     threads = max(1, cores // batches)  # as the workflow's render_threads gives them
     job_rss = max(float(r["max_rss"]) for r in renders)
