@@ -227,7 +227,7 @@ def test_look_is_what_the_frame_functions_take(tmp_path: Path):
     }
 
 
-@pytest.mark.parametrize("case", ["gamma 0", "no input_dir", "look unknown key"])
+@pytest.mark.parametrize("case", ["gamma 0", "no input_dir"])
 def test_snakemake_stops_before_running(tmp_path: Path, case: str):
     changes, message = CASES[case]
     workdir = make_workdir(tmp_path, **changes)
@@ -235,3 +235,34 @@ def test_snakemake_stops_before_running(tmp_path: Path, case: str):
     assert run.returncode != 0 and message in run.stderr
     assert "Traceback" not in run.stderr
     assert not (workdir / "results" / "frames").exists()
+
+
+def test_a_bad_look_stops_the_preview_only(tmp_path: Path):
+    changes, message = CASES["look unknown key"]
+    workdir = make_workdir(tmp_path, **changes)
+    preview = snakemake(workdir, "preview", check=False)
+    assert preview.returncode != 0 and message in preview.stderr
+    assert not (workdir / "results" / "preview").exists()
+    planned = snakemake(workdir, "--dry-run")
+    assert message in planned.stdout + planned.stderr and "rule demo_data" in planned.stdout
+
+
+def test_four_channels_run_beside_the_shipped_preview_looks(tmp_path: Path):
+    """Changing channels alone never blocks a run: the shipped looks (three-entry gamma)
+    stop only `snakemake preview`, with the look's name."""
+    shipped = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    four = {
+        "channels": [304, 171, 193, 211],
+        "levels": {"low": [25] * 4, "high": [99.5, 99.99, 99.85, 99.9]},
+        "gamma": [2.8, 2.8, 2.4, 2.4],
+        "compose": "perceptual",
+        "demo": {"triplets": 2, "size": 256, "seed": 0},
+        "preview": shipped["preview"],
+    }
+    workdir = make_workdir(tmp_path, **four)
+    snakemake(workdir)
+    frames = list((workdir / "results" / "frames").glob("*/*.jpg"))
+    assert len(frames) == 2 and not (workdir / "results" / "preview").exists()
+    preview = snakemake(workdir, "preview", check=False)
+    assert preview.returncode != 0
+    assert "preview.looks[1] (soft_gamma): gamma: [2.2, 2.2, 1.9] has 3 entries" in preview.stderr

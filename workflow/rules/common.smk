@@ -4,6 +4,7 @@ import os
 import re
 
 from snakemake.exceptions import IncompleteCheckpointException
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 from aia_reloaded import configuration, pairing, stages, video, writing
@@ -12,7 +13,6 @@ SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 configuration.check_schema(config, SCHEMA)
 validate(config, SCHEMA)
 configuration.check(config)
-configuration.check_preview(config, SCHEMA)
 
 OUT = config["output_dir"]
 DEMO_DIR = "resources/demo"
@@ -21,6 +21,20 @@ ENHANCED = config["enhance"]["method"] != "none" and any(config["enhance"]["chan
 # MB a thread the enhancement adds at 4096^2 (measured: see benchmarks/enhance.py)
 ENHANCE_MB = 500 if ENHANCED else 0
 LOOKS = configuration.preview_looks(config)
+
+
+def preview_problem():
+    """Why preview.looks does not fit the config, or None: said here, raised only by the
+    preview's jobs (preview_files), so that a change of the config (of channels, say) never
+    blocks a run that makes no preview."""
+    try:
+        configuration.check_preview(config, SCHEMA)
+    except configuration.ConfigError as error:
+        logger.warning(f"{error} No preview is made or updated until then.")
+        return str(error)
+
+
+PREVIEW_PROBLEM = preview_problem()
 
 
 wildcard_constraints:
@@ -132,6 +146,13 @@ def reference_triplets(wildcards):
 def reference_files(wildcards):
     """The level-1 files of the reference batch."""
     return [f for _name, files in reference_triplets(wildcards) for f in files]
+
+
+def preview_files(wildcards):
+    """The reference files of the preview, once its looks are known to fit the config."""
+    if PREVIEW_PROBLEM:
+        raise configuration.ConfigError(PREVIEW_PROBLEM)
+    return reference_files(wildcards)
 
 
 def frame_lists(wildcards):
@@ -268,15 +289,15 @@ def preview_outputs():
 def get_final_output():
     """Every batch's frames and the list of them, the record of skipped files, the movies,
     the report's thumbnails and table of skipped files; and the preview once `snakemake
-    preview` has made it, kept up to date for the report (a run never pays for looks nobody
-    asked to see)."""
+    preview` has made it, kept up to date for the report while its looks fit the config (a
+    run never pays for looks nobody asked to see)."""
     made = os.path.exists(f"{OUT}/preview/sheet.jpg")
     return [
         frame_folders,
         f"{OUT}/frames.csv",
         f"{OUT}/skipped.csv",
         *movie_outputs(),
-        *(preview_outputs() if made else []),
+        *(preview_outputs() if made and not PREVIEW_PROBLEM else []),
         f"{OUT}/report/thumbnails.jpg",
         f"{OUT}/report/skipped.html",
     ]

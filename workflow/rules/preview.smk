@@ -1,6 +1,6 @@
 rule preview_reference:
     input:
-        reference_files,
+        preview_files,
     output:
         directory(f"{OUT}/preview/reference"),
     log:
