@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ from aia_reloaded.colour import scale_channel
 from aia_reloaded.perceptual import perceptual_look
 from aia_reloaded.stages import compose_frame
 from aia_reloaded.synthetic import make_series
-from aia_reloaded.writing import write_jpeg
+from aia_reloaded.writing import read_csv, write_jpeg
 
 pytestmark = pytest.mark.slow
 
@@ -146,6 +147,50 @@ def test_new_triplet_processes_only_that_triplet(tmp_path: Path):
         "frames/20120831T194524/20120831T194529.jpg",
         "logs/render/20120831T194524.log",
     }
+
+
+def _rerun_changes(workdir: Path, change) -> set[str]:
+    """The frames, levels and job logs of the batches and of the pairing that a rerun
+    after change() writes or removes."""
+    results = workdir / "results"
+    before = triplet_files(results) | mtimes(results, "logs/triplets.log")
+    change()
+    snakemake(workdir)
+    after = triplet_files(results) | mtimes(results, "logs/triplets.log")
+    return {f for f in before.keys() | after.keys() if before.get(f) != after.get(f)}
+
+
+def test_removed_or_replaced_file_reruns_the_pairing_and_its_batch_alone(tmp_path: Path):
+    """The level-1 files are known by name, size and modification time: removing one, or
+    replacing one by another file (even an older one), reruns the pairing and its batch."""
+    data, older = tmp_path / "data", tmp_path / "older"
+    make_series(older, 3, size=256, seed=3)  # the same names, other pointing
+    make_series(data, 3, size=256, seed=2)
+    workdir = make_workdir(tmp_path / "run", input_dir=str(data), batch_minutes=0.4)
+    snakemake(workdir)  # batches of 1 and 2 triplets
+    results = workdir / "results"
+    files = {row["triplet"]: row for row in read_csv(results / "triplets.csv")}
+
+    removed = Path(files["20120831T194529"]["file_2"])
+    assert _rerun_changes(workdir, removed.unlink) == {
+        "frames/20120831T194512/20120831T194517.jpg",
+        "frames/20120831T194512/20120831T194529.jpg",  # gone: its triplet is incomplete
+        "logs/render/20120831T194512.log",
+        "logs/triplets.log",
+    }
+    skipped = {Path(row["file"]).name: row["reason"] for row in read_csv(results / "skipped.csv")}
+    assert skipped[Path(files["20120831T194529"]["file_1"]).name] == "no 171 file within 6 s"
+
+    replaced = Path(files["20120831T194517"]["file_3"])
+    frame = results / "frames" / "20120831T194512" / "20120831T194517.jpg"
+    image = frame.read_bytes()
+    # copy2 keeps the older file's mtime, older than the frames
+    assert _rerun_changes(workdir, lambda: shutil.copy2(older / replaced.name, replaced)) == {
+        "frames/20120831T194512/20120831T194517.jpg",
+        "logs/render/20120831T194512.log",
+        "logs/triplets.log",
+    }
+    assert frame.read_bytes() != image
 
 
 def test_lost_frame_is_named_with_the_command_that_remakes_its_batch(tmp_path: Path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import hashlib
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -95,6 +96,20 @@ def find_fits(input_dir: str | Path) -> list[str]:
     for root, _dirs, names in os.walk(input_dir):
         found.extend(os.path.join(root, n) for n in names if n.lower().endswith(FITS_SUFFIXES))
     return sorted(found)
+
+
+def fingerprint(paths: Iterable[str]) -> str:
+    """A short hash of the paths with each file's size and modification time (or its
+    absence): it changes when a file is added, removed or replaced."""
+    digest = hashlib.blake2b(digest_size=8)
+    for path in sorted(paths):
+        try:
+            stat = os.stat(path)
+            stamp = f"{stat.st_size} {stat.st_mtime_ns}"
+        except FileNotFoundError:
+            stamp = "missing"
+        digest.update(f"{path}\0{stamp}\n".encode())
+    return digest.hexdigest()
 
 
 def identify(paths: Iterable[str]) -> tuple[list[FileInfo], list[Skip]]:

@@ -2,6 +2,7 @@ import functools
 import math
 import os
 import re
+from pathlib import Path
 
 from snakemake.exceptions import IncompleteCheckpointException
 from snakemake.logging import logger
@@ -43,11 +44,20 @@ wildcard_constraints:
     look="|".join(map(re.escape, LOOKS)),
 
 
-def fits_inputs():
-    """What the pairing depends on: the demo folder, or the files found in input_dir."""
+def fits_folder():
+    """The folder the pairing reads: the demo folder, or input_dir."""
     if config["input_dir"] == "demo":
         return DEMO_DIR
-    return list(configuration.check_input_dir(config["input_dir"]))
+    return str(Path(os.path.expanduser(config["input_dir"])))
+
+
+def fits_listing(wildcards):
+    """A fingerprint of input_dir's FITS files, their names, sizes and modification times:
+    adding, removing or replacing one reruns the pairing. None for the demo folder, whose
+    timestamp (it is made by a rule) does that."""
+    if config["input_dir"] == "demo":
+        return None
+    return pairing.fingerprint(configuration.check_input_dir(config["input_dir"]))
 
 
 @functools.cache
@@ -73,6 +83,21 @@ def batch_files(wildcards):
 def batch_triplets(wildcards):
     """The (triplet, files) of one batch."""
     return triplet_batches()[wildcards.batch]
+
+
+def batch_table(wildcards):
+    """The pairing's triplets.csv, that names a batch's triplets and files: ancient, as the
+    pairing rewrites it for any new file (batch_stamps)."""
+    return ancient(checkpoints.triplets.get().output.triplets)
+
+
+def batch_stamps(wildcards):
+    """A fingerprint of one batch's files, their sizes and modification times.
+
+    The files are no inputs of a batch job (a month has 648,000): these params and
+    batch_triplets rerun the batch whose own triplets or files changed, and no other.
+    """
+    return pairing.fingerprint(batch_files(wildcards))
 
 
 def batch_runtime(wildcards):

@@ -1,6 +1,6 @@
 checkpoint triplets:
     input:
-        fits_inputs(),
+        fits_folder(),
     output:
         triplets=f"{OUT}/triplets.csv",
         skipped=f"{OUT}/skipped/pairing.csv",
@@ -10,6 +10,7 @@ checkpoint triplets:
     conda:
         "../envs/aia.yaml"
     params:
+        listing=fits_listing,
         channels=CHANNELS,
         tolerance_s=config["pair_tolerance_s"],
         cadence_s=config["cadence_s"],

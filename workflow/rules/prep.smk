@@ -1,6 +1,6 @@
 rule prep:
     input:
-        batch_files,
+        batch_table,
     output:
         prepped=directory(f"{OUT}/prepped/{{batch}}"),
         skipped=f"{OUT}/skipped/{{batch}}.csv",
@@ -15,6 +15,7 @@ rule prep:
         runtime=batch_runtime,
     params:
         triplets=batch_triplets,
+        stamps=batch_stamps,
         channels=CHANNELS,
         size=config["prep"]["size"],
         plate_scale=config["prep"]["plate_scale"],

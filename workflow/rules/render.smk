@@ -1,6 +1,6 @@
 rule render:
     input:
-        files=batch_files,
+        triplets=batch_table,
         levels=f"{OUT}/levels.yaml",
     output:
         frames=directory(f"{OUT}/frames/{{batch}}"),
@@ -18,6 +18,7 @@ rule render:
         runtime=batch_runtime,
     params:
         triplets=batch_triplets,
+        stamps=batch_stamps,
         channels=CHANNELS,
         prep=config["prep"],
         gamma=config["gamma"],

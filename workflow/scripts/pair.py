@@ -1,7 +1,6 @@
 """Discover the level-1 files and pair them into triplets, grouped in batches."""
 
 import logging
-import os
 
 from aia_reloaded.logs import log_to
 from aia_reloaded.pairing import batch_of, find_fits, identify, pair, thin
@@ -10,10 +9,7 @@ from aia_reloaded.writing import write_csv
 
 params = snakemake.params
 with log_to(snakemake.log[0]):
-    paths = snakemake.input
-    if len(paths) == 1 and os.path.isdir(paths[0]):
-        paths = find_fits(paths[0])
-    files, unreadable = identify(paths)
+    files, unreadable = identify(find_fits(snakemake.input[0]))
     paired, unpaired = pair(files, params.channels, params.tolerance_s)
     triplets = thin(paired, params.cadence_s)  # left out by the cadence: not skips
     if params.cadence_s is None:
