@@ -282,7 +282,9 @@ def test_odd_crop_lands_on_the_exact_pixel(tmp_path: Path):
     )
     cv2.imwrite(str(frames / "20120831T194505.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
     write_csv(tmp_path / "a.csv", ("frame", "t_obs"), [("20120831T194505.jpg", START.isoformat())])
-    for crop, size in [([256, 256, 498, 273], None), ([256, 256, 497, 271], [128, 128])]:
+    cases = [([256, 256, 498, 273], None), ([256, 256, 497, 271], [128, 128]),
+             ([64, 64, 589, 369], [128, 128])]  # fmt: skip  # the last one scaled up
+    for crop, size in cases:
         settings = {"crop": crop, "frame_size": size, "contrast": 1}
         output = tmp_path / f"{crop[2]}.mp4"
         settings = MovieSettings("m", timestamp=False, colour_key=False, **settings)

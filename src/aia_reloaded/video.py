@@ -428,7 +428,8 @@ def image_size(path: Path) -> Size:
 
 def reduction(geo: Geometry, source: Size) -> int:
     """The largest JPEG decoding reduction (1, 2, 4, 8) that keeps the movie's crop exact
-    (its box on whole reduced pixels) and at least the movie's size."""
+    (its box on whole reduced pixels) and at least the movie's size; 1 for a movie larger than
+    its crop."""
     x, y, w, h = (geo.crop[2], geo.crop[3], *geo.crop[:2]) if geo.crop else (0, 0, *source)
     fits = [
         r
@@ -437,7 +438,7 @@ def reduction(geo: Geometry, source: Size) -> int:
         and w // r >= geo.size[0]
         and h // r >= geo.size[1]
     ]
-    return max(fits)
+    return max(fits, default=1)  # 1: a movie larger than its crop, scaled up
 
 
 def movie_image(path: Path, geo: Geometry, source: Size, factor: int) -> np.ndarray:
