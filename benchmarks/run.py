@@ -156,17 +156,10 @@ def floor(series: list, out: Path, threads: int) -> None:
     levels = stages.reference_levels(
         series[:1], None, CHANNELS, low, high, CONFIG["prep"], enhancements
     )
+    main = stages.Product(configuration.products_of(CONFIG)[0], levels)
+    outputs = [stages.Output(out, out / "frames.csv")]
     stages.render_batch(
-        series,
-        CHANNELS,
-        out,
-        out / "frames.csv",
-        CONFIG["prep"],
-        levels,
-        CONFIG["gamma"],
-        configuration.look(CONFIG),
-        CONFIG["jpeg_quality"],
-        threads,
+        series, CHANNELS, [main], outputs, CONFIG["prep"], CONFIG["jpeg_quality"], threads
     )
 
 

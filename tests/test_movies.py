@@ -324,14 +324,14 @@ def test_truncated_segment_is_named_with_the_command(series: Path, tmp_path: Pat
 )
 def test_bad_sizes_rejected(settings: dict, message: str):
     with pytest.raises(ValueError, match=re.escape(message)):
-        video.check_movies([{"name": "m", **settings}], (4096, 4096))
+        video.check_movies([{"name": "m", **settings}], lambda movie: (4096, 4096))
 
 
 def test_odd_frames_and_repeated_names_rejected():
     with pytest.raises(ValueError, match=re.escape("set frame_size to [4094, 4096]")):
-        video.check_movies([{"name": "m"}], (4095, 4096))
+        video.check_movies([{"name": "m"}], lambda movie: (4095, 4096))
     with pytest.raises(ValueError, match="unique: m is repeated"):
-        video.check_movies([{"name": "m"}, {"name": "m"}], (4096, 4096))
+        video.check_movies([{"name": "m"}, {"name": "m"}], lambda movie: (4096, 4096))
 
 
 def test_missing_encoder_is_a_clear_error(series: Path, tmp_path: Path, monkeypatch):

@@ -12,7 +12,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from aia_reloaded import pairing, perceptual, video
+from aia_reloaded import pairing, perceptual, products, video
 
 
 class ConfigError(ValueError):
@@ -147,13 +147,9 @@ def check(config: Mapping) -> None:
                 f"percentile {high}; low must be below high."
             )
     size = config["prep"]["size"]
-    crop = config["crop"]
-    _check_box("crop", crop, size)
-    x0, x1, y0, y1 = crop or (0, size, 0, size)
-    try:
-        video.check_movies(config["movies"], (x1 - x0, y1 - y0))
-    except ValueError as error:
-        raise ConfigError(f"config key movies: {error}") from None
+    _check_box("crop", config["crop"], size)
+    check_products(config)
+    check_movies(config)
     if config["input_dir"] != "demo":
         check_input_dir(config["input_dir"])
     check_output_dir(config["output_dir"])
@@ -288,3 +284,119 @@ def check_preview(config: Mapping, schema_path: str | Path) -> None:
         except ConfigError as error:
             problem = re.sub(r"^config(?: key)?:? ", "", str(error))
             raise ConfigError(f"config key {where}: {problem}") from None
+
+
+# --- products: more looks of each prepped triplet (products.py)
+
+PRODUCT_KEYS = ("name", "kind", "channel", "panels", "columns", "tile", "timestamp", "mode",
+                "lag_s", "base", "limit")  # fmt: skip
+DIFFERENCE_KEYS = ("mode", "lag_s", "base", "limit")
+
+
+def products_of(config: Mapping) -> list[dict]:
+    """The config's products, each resolved into the spec stages.product_frames takes; the
+    first (`main`) is the config's own composite, in levels.yaml and frames/."""
+    channels, specs = config["channels"], []
+    for i, entry in enumerate(config["products"]):
+        kind = entry.get("kind", "composite")
+        merged = merge(config, {k: v for k, v in entry.items() if k not in PRODUCT_KEYS})
+        low, high, gamma = merged["levels"]["low"], merged["levels"]["high"], merged["gamma"]
+        if kind == "composite":
+            spec = {"look": look(merged), "channels": channels, "low": low, "high": high}
+            spec["gamma"] = gamma
+        elif kind in ("channel", "difference"):
+            at = channels.index(entry["channel"])
+            pick = [v[at] if isinstance(v, list) else v for v in (low, high, gamma)]
+            spec = {"channel": entry["channel"], "low": pick[:1], "high": pick[1:2]}
+            spec |= {"gamma": pick[2:], "box": merged["crop"]}
+            if kind == "difference":
+                spec |= {key: entry[key] for key in DIFFERENCE_KEYS}
+                spec["tolerance_s"] = config["pair_tolerance_s"]
+        else:
+            spec = {key: entry[key] for key in ("panels", "columns", "tile", "timestamp")}
+        specs.append({"name": entry["name"], "kind": kind, "main": i == 0, **spec})
+    return specs
+
+
+def product_size(spec: Mapping, size: int) -> tuple[int, int]:
+    """Width and height of a product's frames, from prepped frames of size x size."""
+    if spec["kind"] == "panels":
+        return products.panel_size(spec)
+    box = spec["look"]["box"] if spec["kind"] == "composite" else spec["box"]
+    x0, x1, y0, y1 = box or (0, size, 0, size)
+    return x1 - x0, y1 - y0
+
+
+def check_products(config: Mapping) -> None:
+    """ConfigError on a product that can't be made: the first not the config's own look, a
+    repeated name, a channel not among `channels`, a panel of no product before it."""
+    entries, channels, seen = config["products"], config["channels"], {}
+    first = entries[0]
+    if first.get("kind", "composite") != "composite" or set(first) - set(PRODUCT_KEYS):
+        raise ConfigError(
+            f"config key products[0] ({first['name']}): the first product is the config's "
+            "own composite (frames/, levels.yaml) and takes only a name; set its colour keys "
+            "at the top of the config, or list this product after it."
+        )
+    for i, entry in enumerate(entries):
+        name, kind = entry["name"], entry.get("kind", "composite")
+        where = f"products[{i}] ({name})"
+        if name in seen:
+            raise ConfigError(
+                f"config key {where}: the name {name} is also that of products[{seen[name]}]; "
+                "give each product its own name."
+            )
+        if kind in ("channel", "difference") and entry.get("channel") not in channels:
+            raise ConfigError(
+                f"config key {where}: channel {entry.get('channel')} is not one of the "
+                f"channels {channels}; a {kind} product shows one of them."
+            )
+        for panel in entry.get("panels", []) if kind == "panels" else []:
+            before = {e["name"]: e.get("kind", "composite") for e in entries[:i]}
+            if before.get(panel, "panels") == "panels":
+                raise ConfigError(
+                    f"config key {where}: panel {panel} is not a product listed before it "
+                    "(nor panels); a panel shows one of those."
+                )
+        seen[name] = i
+        if kind == "composite" and i:
+            overrides = {k: v for k, v in entry.items() if k not in PRODUCT_KEYS}
+            try:
+                check({**merge(config, overrides), "products": [{"name": "main"}], "movies": []})
+            except ConfigError as error:
+                problem = re.sub(r"^config(?: key)?:? ", "", str(error))
+                raise ConfigError(f"config key {where}: {problem}") from None
+        if kind in ("channel", "difference"):
+            for key in ("low", "high"):
+                value = entry.get("levels", {}).get(key)
+                if isinstance(value, list):
+                    raise ConfigError(
+                        f"config key {where}: levels.{key} {value} is a list; a {kind} "
+                        "product takes one percentile (e.g. levels: {low: 1, high: 99.9})."
+                    )
+    for spec in products_of(config):
+        if spec["kind"] in ("channel", "difference") and not spec["low"][0] < spec["high"][0]:
+            raise ConfigError(
+                f"config key products ({spec['name']}): low percentile {spec['low'][0]} >= high "
+                f"percentile {spec['high'][0]}; low must be below high."
+            )
+        box = spec["look"]["box"] if spec["kind"] == "composite" else spec.get("box")
+        _check_box(f"products ({spec['name']}) crop", box, config["prep"]["size"])
+
+
+def check_movies(config: Mapping) -> None:
+    """ConfigError on a movie of no product, or with settings its product's frames can't honour."""
+    specs = {spec["name"]: spec for spec in products_of(config)}
+    sizes = {name: product_size(spec, config["prep"]["size"]) for name, spec in specs.items()}
+    first = config["products"][0]["name"]
+    for movie in config["movies"]:
+        product = movie.get("product", first)
+        if product not in specs:
+            raise ConfigError(
+                f"config key movies ({movie['name']}): product {product} is not the name of "
+                f"one of the products {', '.join(specs)}."
+            )
+    try:
+        video.check_movies(config["movies"], lambda movie: sizes[movie.get("product", first)])
+    except ValueError as error:
+        raise ConfigError(f"config key movies: {error}") from None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import cv2
@@ -15,8 +18,16 @@ import yaml
 
 from aia_reloaded import enhance
 from aia_reloaded.colour import percentile_levels, rgb_frame, scale_channel
-from aia_reloaded.pairing import Skip
+from aia_reloaded.pairing import TIME_FORMAT, Skip
 from aia_reloaded.perceptual import perceptual_frame
+from aia_reloaded.products import (
+    LABEL_AT,
+    channel_frame,
+    colour_table,
+    difference_frame,
+    panel_frame,
+    panel_tiles,
+)
 from aia_reloaded.reading import Header, InputError, read_level1
 from aia_reloaded.registration import prep
 from aia_reloaded.writing import atomic_path, read_csv, save_array, write_csv, write_jpeg
@@ -311,6 +322,17 @@ def key_colours(look: dict, channels: Sequence[int]) -> list[tuple[int, list[int
     ]
 
 
+def key_of(spec: Mapping) -> list[tuple[int, list[int]]]:
+    """(wavelength, RGB colour) of each channel a product shows, for a movie's colour key:
+    key_colours of a composite, a channel's colour from its table, none for panels."""
+    if spec["kind"] == "composite":
+        return key_colours(spec["look"], spec["channels"])
+    if spec["kind"] == "channel":
+        colour = colour_table(spec["channel"])[round(LABEL_AT * 255)]
+        return [(spec["channel"], [int(c) for c in colour])]
+    return []
+
+
 def compose_batch(
     scaled_dir: str | Path,
     frames_dir: str | Path,
@@ -333,52 +355,310 @@ def compose_batch(
     write_csv(frame_list, FRAME_COLUMNS, rows)
 
 
+@dataclass(frozen=True)
+class Product:
+    """A product to render (a spec of configuration.products) and its levels (None: panels)."""
+
+    spec: dict
+    levels: dict | None
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where the frames of one product of a batch go: their folder and their list."""
+
+    frames_dir: Path
+    frame_list: Path
+
+
+def products(specs: Sequence[dict], levels: Iterable[str | Path]) -> list[Product]:
+    """The products of specs, with their levels from the files given: levels.yaml (the
+    config's own product, `main`) and product_levels' files (each names its product)."""
+    found = {level.get("product"): level for level in map(read_levels, levels)}
+    return [Product(s, found.get(None if s["main"] else s["name"])) for s in specs]
+
+
+def product_channels(spec: Mapping) -> list[int]:
+    """The wavelengths a product shows itself (none for panels)."""
+    if spec["kind"] == "composite":
+        return list(spec["channels"])
+    return [spec["channel"]] if spec["kind"] in ("channel", "difference") else []
+
+
+LIMIT_FRACTION = 0.1  # a difference's default limit: this fraction of its channel's levels
+
+
+def triplet_time(name: str) -> datetime:
+    """The time a triplet is named by (its first channel's, to the second)."""
+    return datetime.strptime(name, TIME_FORMAT)
+
+
+def subtracted(name: str, spec: Mapping, names: Iterable[str]) -> str | None:
+    """The triplet a difference product subtracts from triplet `name`: its base or, running,
+    the one of `names` nearest lag_s before it within tolerance_s; None if there is none."""
+    if spec["mode"] == "base":
+        return spec["base"]
+    target = triplet_time(name) - timedelta(seconds=spec["lag_s"])
+    best = min(names, key=lambda other: abs(triplet_time(other) - target), default=None)
+    tolerance = timedelta(seconds=spec["tolerance_s"])
+    if best is None or best >= name or abs(triplet_time(best) - target) > tolerance:
+        return None
+    return best
+
+
+def product_levels(
+    triplets: Sequence[tuple[str, Sequence[str]]],
+    levels: dict,
+    spec: dict,
+    channels: Sequence[int],
+    prep_settings: dict,
+    threads: int = 1,
+) -> dict:
+    """Levels of a composite, channel or difference product: its own percentiles of the
+    reference triplet of levels.yaml (`levels`), enhanced as the series is; a difference's
+    of the prepped channel (DN/s), and its limit: given, else LIMIT_FRACTION of high - low."""
+    wanted = product_channels(spec)
+    keep = [i for i, wl in enumerate(channels) if wl in wanted]
+    triplets = [(name, [files[i] for i in keep]) for name, files in triplets]
+    name, _t_obs, prepped = prep_reference(
+        triplets, levels["reference"], wanted, prep_settings, threads
+    )
+    if spec["kind"] != "difference":
+        enhance_channels(prepped, channel_enhancements(levels, wanted))
+    found = prepped_levels(
+        name, prepped, wanted, spec["low"], spec["high"], [None] * len(wanted), threads
+    )
+    if spec["kind"] == "difference":
+        bounds = found["channels"][spec["channel"]]
+        bounds["limit"] = spec["limit"] or LIMIT_FRACTION * (bounds["high"] - bounds["low"])
+    return {"product": spec["name"], **found}
+
+
+def product_frames(
+    channels: Mapping[int, np.ndarray],
+    wanted: Sequence[Product],
+    t_obs: str,
+    buffers: Buffers | None = None,
+    differences: Mapping[str, tuple[np.ndarray, np.ndarray] | None] | None = None,
+) -> dict[str, np.ndarray | None]:
+    """The frame of each product of one prepped (and enhanced) triplet, by name: channels by
+    wavelength; a difference product takes (its channel, the one it subtracts) prepped, not
+    enhanced, from `differences` (None: no frame); panels take the frames before them."""
+    frames, specs, differences = {}, {}, differences or {}
+    for product in wanted:
+        spec, name = product.spec, product.spec["name"]
+        empty = buffers.empty(f"product {name}") if buffers else np.empty
+        if spec["kind"] == "composite":
+            scales = channel_scales(product.levels, spec["channels"], spec["gamma"])
+            images = [channels[wl] for wl in spec["channels"]]
+            frame = compose_frame(images, spec["look"], scales, empty)
+        elif spec["kind"] == "channel":
+            (scale,) = channel_scales(product.levels, [spec["channel"]], spec["gamma"])
+            image = channels[spec["channel"]]
+            frame = channel_frame(image, spec["channel"], scale, spec["box"], empty)
+        elif spec["kind"] == "difference":
+            limit = product.levels["channels"][spec["channel"]]["limit"]
+            pair = differences.get(name)
+            frame = pair and difference_frame(*pair, limit, spec["box"], empty)
+        else:
+            time = datetime.fromisoformat(t_obs) if spec["timestamp"] else None
+            tiles = panel_tiles(spec, frames, specs)
+            frame = panel_frame(tiles, spec["columns"], spec["tile"], time)
+        frames[name], specs[name] = frame, spec
+    return frames
+
+
+class Subtracted:
+    """The prepped (not enhanced) channels of triplets that difference products use, shared
+    by a job's threads: each kept from its prep until its last user has taken it."""
+
+    def __init__(self, users: Mapping[str, int]):
+        self.users, self.images = dict(users), {}
+        self.ready = {name: threading.Event() for name in users}
+        self.lock = threading.Lock()
+
+    def put(self, name: str, images: Mapping[int, np.ndarray] | None) -> None:
+        """A triplet's channels (copied), or None if it could not be prepped."""
+        if name in self.ready:
+            self.images[name] = images and {wl: image.copy() for wl, image in images.items()}
+            self.ready[name].set()
+
+    def take(self, name: str | None) -> Mapping[int, np.ndarray] | None:
+        """A triplet's channels once they are put (None: none), for one of its users."""
+        if name is None:
+            return None
+        self.ready[name].wait()
+        with self.lock:
+            images = self.images[name]
+            self.users[name] -= 1
+            if not self.users[name]:
+                del self.images[name]
+        return images
+
+
+def difference_plan(
+    names: Sequence[str], others: Sequence[str], wanted: Sequence[Product]
+) -> dict[tuple[str, str], str | None]:
+    """(product, triplet) -> the triplet its difference subtracts (None: none among `names`
+    and `others`), for each difference product and each of `names`."""
+    candidates = sorted({*names, *others})
+    plan = {
+        (product.spec["name"], name): subtracted(name, product.spec, candidates)
+        for product in wanted
+        if product.spec["kind"] == "difference"
+        for name in names
+    }
+    return {key: found if found in candidates else None for key, found in plan.items()}
+
+
+def _users(plan: Mapping[tuple[str, str], str | None], names: Iterable[str]) -> dict[str, int]:
+    """How many times each triplet's channels are taken: once by each of its own differences,
+    once by each difference that subtracts them."""
+    users = collections.Counter(name for (_product, name) in plan)
+    users.update(subtracted for subtracted in plan.values() if subtracted)
+    return {name: users[name] for name in users}
+
+
+def _left_out(product: str, name: str, subtracted: str | None, images) -> bool:
+    """True, with a log line, if a difference of triplet `name` can't be made."""
+    if subtracted is None:
+        log.warning("%s: %s left out: no triplet to subtract (see lag_s)", product, name)
+    elif images is None:
+        log.warning(
+            "%s: %s left out: %s, which it subtracts, is skipped", product, name, subtracted
+        )
+    return subtracted is None or images is None
+
+
 def render_batch(
     triplets: Sequence[tuple[str, Sequence[str]]],
     channels: Sequence[int],
-    frames_dir: str | Path,
-    frame_list: str | Path,
+    wanted: Sequence[Product],
+    outputs: Sequence[Output],
     prep_settings: dict,
-    levels: dict,
-    gamma: Sequence[float],
-    look: dict,
     quality: int,
     threads: int = 1,
+    others: Sequence[tuple[str, Sequence[str]]] = (),
 ) -> list[Skip]:
-    """Level-1 triplets (name, files) to frames, each in memory, `threads` triplets at a time.
+    """Level-1 triplets (name, files) to the frames of each product, each triplet in memory,
+    `threads` triplets at a time; the first product is the config's own (levels.yaml), the
+    frames of each go to its output.
 
-    Writes the frames and their list (frame, t_obs; each frame by its path from the parent of
-    frames_dir, batch/triplet.jpg); returns the triplets that were skipped.
-    The same frames as prep_batch, scale_batch and compose_batch, without their files.
+    Writes the frames and their lists (frame, t_obs; each frame by its path from the parent
+    of its folder, batch/triplet.jpg); returns the triplets that were skipped. The same
+    frames of the first product as prep_batch, scale_batch and compose_batch, without their
+    files; each file is read and warped once, whatever the number of products. `others`:
+    triplets outside the batch that its differences may subtract, prepped in their channels.
     """
-    Path(frames_dir).mkdir(parents=True, exist_ok=True)
+    for output in outputs:
+        output.frames_dir.mkdir(parents=True, exist_ok=True)
     buffers = Buffers()
-    enhancements = channel_enhancements(levels, channels)
-    scales = channel_scales(levels, channels, gamma)
+    enhancements = channel_enhancements(wanted[0].levels, channels)
+    names = [name for name, _files in triplets]
+    plan = difference_plan(names, [name for name, _files in others], wanted)
+    store = Subtracted(_users(plan, names))
+    raw = sorted({p.spec["channel"] for p in wanted if p.spec["kind"] == "difference"})
+    at = [channels.index(wl) for wl in raw]
 
-    def render(name: str, files: Sequence[str]) -> tuple[str, str]:
-        t_obs, prepped = prep_triplet(files, channels, **prep_settings, buffers=buffers)
+    def prep_other(name: str, files: Sequence[str]) -> None:
+        try:
+            prepped = prep_triplet([files[i] for i in at], raw, **prep_settings)[1]
+        except InputError as error:
+            log.warning("%s, for a difference, was skipped: %s", name, error)
+            prepped = None
+        store.put(name, prepped and dict(zip(raw, prepped, strict=True)))
+
+    def render(name: str, files: Sequence[str]) -> tuple[str, list[bool]]:
+        try:
+            t_obs, prepped = prep_triplet(files, channels, **prep_settings, buffers=buffers)
+        except InputError:
+            store.put(name, None)
+            raise
+        store.put(name, {wl: prepped[i] for wl, i in zip(raw, at, strict=True)})
+        differences = {}
+        for (product, of), subtracted in plan.items():
+            if of == name:
+                own, before = store.take(name), store.take(subtracted)
+                if not _left_out(product, name, subtracted, before):
+                    wl = next(p.spec["channel"] for p in wanted if p.spec["name"] == product)
+                    differences[product] = own[wl], before[wl]
         enhance_channels(prepped, enhancements, buffers)
-        frame = compose_frame(prepped, look, scales, buffers.empty("frame"))
-        write_jpeg(Path(frames_dir) / f"{name}.jpg", frame, quality, buffers.empty("jpeg"))
+        images = dict(zip(channels, prepped, strict=True))
+        frames = product_frames(images, wanted, t_obs, buffers, differences)
+        made = [frames[product.spec["name"]] is not None for product in wanted]
+        for product, output, done in zip(wanted, outputs, made, strict=True):
+            if done:
+                path = output.frames_dir / f"{name}.jpg"
+                write_jpeg(path, frames[product.spec["name"]], quality, buffers.empty("jpeg"))
         log.info("rendered %s", name)
-        return f"{Path(frames_dir).name}/{name}.jpg", t_obs
+        return t_obs, made
 
     rows, skipped = [], []
     start, cpu_start = time.perf_counter(), time.process_time()
     workers = max(1, min(threads, len(triplets)))
     cv2.setNumThreads(threads // workers)  # OpenCV's own threads share what is left
+    first = set(plan.values())  # those subtracted go first: no thread waits for a later one
+    order = sorted(triplets, key=lambda triplet: triplet[0] not in first)
     with ThreadPoolExecutor(workers) as pool:
-        futures = [pool.submit(render, name, files) for name, files in triplets]
-        for (name, _files), future in zip(triplets, futures, strict=True):
+        for name, files in others:
+            pool.submit(prep_other, name, files)
+        futures = {name: pool.submit(render, name, files) for name, files in order}
+        for name, _files in triplets:
             try:
-                rows.append(future.result())
+                rows.append((name, *futures[name].result()))
             except InputError as error:
                 skipped.append(Skip(error.path, name, error.problem))
-    write_csv(frame_list, FRAME_COLUMNS, rows)
+    for i, output in enumerate(outputs):
+        folder = output.frames_dir.name
+        listed = [(f"{folder}/{name}.jpg", t_obs) for name, t_obs, made in rows if made[i]]
+        write_csv(output.frame_list, FRAME_COLUMNS, listed)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     log.info(
-        "%d frames in %.1f s, %.1f s of CPU on %d threads: %.2f cores busy",
-        len(rows), wall, cpu, workers, cpu / wall,
+        "%d frames of %d products in %.1f s, %.1f s of CPU on %d threads: %.2f cores busy",
+        len(rows), len(outputs), wall, cpu, workers, cpu / wall,
     )  # fmt: skip
     return skipped
+
+
+def product_batch(
+    prepped_dirs: Sequence[str | Path],
+    names: Sequence[str],
+    wanted: Sequence[Product],
+    levels: dict,
+    output: Output,
+    quality: int,
+) -> None:
+    """The frames of the last of the `wanted` products (the others: the panels it shows) from
+    a prepped batch (the first of prepped_dirs), enhanced as levels.yaml (`levels`) says.
+
+    names: the batch's triplets and those its differences may subtract, as paired (a triplet
+    paired but not prepped, skipped, is subtracted by none); prepped_dirs: their folders.
+    """
+    output.frames_dir.mkdir(parents=True, exist_ok=True)
+    needed = sorted({wl for product in wanted for wl in product_channels(product.spec)})
+    enhancements = channel_enhancements(levels, needed)
+    folders = {r["triplet"]: Path(d) for d in reversed(prepped_dirs) for r in read_index(d)}
+    own = read_index(prepped_dirs[0])
+    plan = difference_plan([r["triplet"] for r in own], names, wanted)
+
+    def channel(triplet: str, wl: int) -> np.ndarray | None:
+        return np.load(channel_file(folders[triplet], triplet, wl)) if triplet in folders else None
+
+    name, rows = wanted[-1].spec["name"], []
+    for row in own:
+        images = [channel(row["triplet"], wl) for wl in needed]
+        differences = {}
+        for (product, of), subtracted in plan.items():
+            if of == row["triplet"]:
+                wl = next(p.spec["channel"] for p in wanted if p.spec["name"] == product)
+                before = subtracted and channel(subtracted, wl)
+                if not _left_out(product, of, subtracted, before):
+                    differences[product] = images[needed.index(wl)].copy(), before
+        enhance_channels(images, enhancements)
+        frames = product_frames(
+            dict(zip(needed, images, strict=True)), wanted, row["t_obs"], None, differences
+        )
+        if frames[name] is not None:
+            write_jpeg(output.frames_dir / f"{row['triplet']}.jpg", frames[name], quality)
+            rows.append((f"{output.frames_dir.name}/{row['triplet']}.jpg", row["t_obs"]))
+    write_csv(output.frame_list, FRAME_COLUMNS, rows)

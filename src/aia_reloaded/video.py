@@ -19,7 +19,7 @@ import shutil
 import statistics
 import subprocess
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -63,6 +63,7 @@ class MovieSettings:
     """One entry of the config's `movies` (see the config schema for each key)."""
 
     name: str
+    product: str | None = None  # the product whose frames it shows (None: the first)
     crop: Sequence[int] | None = None  # [w, h, x, y], as ffmpeg's crop
     frame_size: Sequence[int] | None = None  # [W, H]
     padded_size: Sequence[int] | None = None  # [PW, PH]
@@ -174,14 +175,15 @@ def geometry(settings: MovieSettings, source: Size) -> Geometry:
     return Geometry(tuple(crop) if crop else None, size, padded)
 
 
-def check_movies(movies: Sequence[dict], source: Size) -> None:
-    """Raise ValueError on repeated names or on settings frames of `source` size can't honour."""
+def check_movies(movies: Sequence[dict], source: Callable[[dict], Size]) -> None:
+    """Raise ValueError on repeated names or on settings that frames of the size source(movie)
+    can't honour."""
     names = [movie["name"] for movie in movies]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise ValueError(f"movie names must be unique: {', '.join(repeated)} is repeated.")
     for movie in movies:
-        geometry(MovieSettings(**movie), source)
+        geometry(MovieSettings(**movie), source(movie))
 
 
 def read_frames(frame_lists: Iterable[str | Path], frames_dir: str | Path) -> list[Frame]:
@@ -343,7 +345,7 @@ class TextStyle:
         return width, height
 
 
-def _label(
+def draw_label(
     image: np.ndarray,
     text: str,
     origin: Size,
@@ -400,13 +402,15 @@ def draw_overlay(
     cap = style.extent("0")[1]
     top, line = style.margin + round(1.45 * cap), round(1.9 * cap)
     if time is not None:
-        _label(image, timestamp_text(time), (style.margin, top), style, TEXT_COLOUR)
+        draw_label(image, timestamp_text(time), (style.margin, top), style, TEXT_COLOUR)
     for i, (wavelength, colour) in enumerate(key or ()):
         text = f"{wavelength} A"  # the ring over the A makes it an Angstrom sign
         left = image.shape[1] - style.margin - style.extent(text)[0]
-        _label(image, text, (left, top + i * line), style, legible(colour), ring=True)
+        draw_label(image, text, (left, top + i * line), style, legible(colour), ring=True)
     if gap:
-        _label(image, "DATA GAP", (style.margin, image.shape[0] - style.margin), style, GAP_COLOUR)
+        draw_label(
+            image, "DATA GAP", (style.margin, image.shape[0] - style.margin), style, GAP_COLOUR
+        )
     return image
 
 

@@ -1,7 +1,9 @@
+import bisect
 import functools
 import math
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 
 from snakemake.exceptions import IncompleteCheckpointException
@@ -22,6 +24,11 @@ ENHANCED = config["enhance"]["method"] != "none" and any(config["enhance"]["chan
 # MB a thread the enhancement adds at 4096^2 (measured: see benchmarks/enhance.py)
 ENHANCE_MB = 500 if ENHANCED else 0
 LOOKS = configuration.preview_looks(config)
+PRODUCTS = configuration.products_of(config)
+MAIN = PRODUCTS[0]["name"]  # the config's own composite: frames/, levels.yaml
+EXTRAS = [spec["name"] for spec in PRODUCTS[1:]]  # the others, each in products/<name>/
+LEVELLED = [spec["name"] for spec in PRODUCTS[1:] if spec["kind"] != "panels"]
+DIFFERENCES = [spec for spec in PRODUCTS if spec["kind"] == "difference"]
 
 
 def preview_problem():
@@ -42,6 +49,7 @@ wildcard_constraints:
     batch=r"\d{8}T\d{6}",
     frame=r"\d{8}T\d{6}",
     look="|".join(map(re.escape, LOOKS)),
+    product="|".join(map(re.escape, EXTRAS)) or "(?!)",
 
 
 def fits_folder():
@@ -92,12 +100,89 @@ def batch_table(wildcards):
 
 
 def batch_stamps(wildcards):
-    """A fingerprint of one batch's files, their sizes and modification times.
+    """A fingerprint of one batch's files (and of those its differences subtract), their
+    sizes and modification times.
 
     The files are no inputs of a batch job (a month has 648,000): these params and
     batch_triplets rerun the batch whose own triplets or files changed, and no other.
     """
-    return pairing.fingerprint(batch_files(wildcards))
+    others = [f for _name, files in difference_others(wildcards) for f in files]
+    return pairing.fingerprint(batch_files(wildcards) + others)
+
+
+@functools.cache
+def _run_triplets(path, mtime):
+    batches = _read_triplets(path, mtime)
+    run = [triplet for batch in sorted(batches) for triplet in batches[batch]]
+    return run, [name for name, _files in run]
+
+
+def default_base():
+    """The triplet a base difference subtracts unless it names one: the reference if it is
+    a triplet of the run, else the first."""
+    _run, names = _run_triplets(*_triplets_key())
+    return config["reference"] if config["reference"] in names else names[0]
+
+
+def with_bases(specs):
+    """specs, each base difference with its base triplet named."""
+    base = default_base() if any(s["mode"] == "base" for s in DIFFERENCES) else None
+    return [
+        {**s, "base": s["base"] or base} if s["kind"] == "difference" else s
+        for s in specs
+    ]
+
+
+def render_products(wildcards):
+    """The products a render job makes (configuration.products_of, bases named)."""
+    return with_bases(PRODUCTS)
+
+
+def difference_others(wildcards):
+    """The (triplet, files) outside a batch that its differences may subtract: those up to
+    the longest lag_s (and pair_tolerance_s) before it, and the base triplets."""
+    if not DIFFERENCES:
+        return []
+    run, names = _run_triplets(*_triplets_key())
+    own = [name for name, _files in batch_triplets(wildcards)]
+    lags = [s["lag_s"] for s in DIFFERENCES if s["mode"] == "running"]
+    found = []
+    if lags:
+        reach = max(lags) + config["pair_tolerance_s"]
+        start = stages.triplet_time(own[0]) - timedelta(seconds=reach)
+        first = bisect.bisect_left(names, start.strftime(pairing.TIME_FORMAT))
+        found = run[first : bisect.bisect_left(names, own[0])]
+    for spec in with_bases(DIFFERENCES):
+        base = spec["base"]
+        if spec["mode"] == "base" and base not in names:
+            raise configuration.ConfigError(
+                f"config key products ({spec['name']}): base {base} is not a triplet of "
+                f"the run (see {OUT}/triplets.csv)."
+            )
+        if spec["mode"] == "base" and base not in own + [n for n, _f in found]:
+            found.append(run[names.index(base)])
+    return found
+
+
+def difference_prepped(wildcards):
+    """The prepped folder of a batch, then those of the batches holding the triplets its
+    differences subtract (difference_others), for a product that shows a difference."""
+    own = f"{OUT}/prepped/{wildcards.batch}"
+    if not any(s["kind"] == "difference" for s in product_wanted(wildcards)):
+        return [own]
+    others = difference_others(wildcards)
+    batches = {pairing.batch_of(name, config["batch_minutes"]) for name, _f in others}
+    return [
+        own,
+        *expand(f"{OUT}/prepped/{{batch}}", batch=sorted(batches - {wildcards.batch})),
+    ]
+
+
+def difference_names(wildcards):
+    """The triplets, as paired, that a batch's differences may subtract: its own and others."""
+    if not any(s["kind"] == "difference" for s in product_wanted(wildcards)):
+        return []
+    return [n for n, _f in batch_triplets(wildcards) + difference_others(wildcards)]
 
 
 def batch_runtime(wildcards):
@@ -132,10 +217,10 @@ def _batches_to_render(path, mtime):
 
 
 def render_mem_mb(wildcards, threads):
-    """MB for a render job at 4096^2, scaled by size (measured: 690 on 1 thread, 1,280 on 2)."""
-    return 200 + math.ceil(
-        (600 + ENHANCE_MB) * threads * (config["prep"]["size"] / 4096) ** 2
-    )
+    """MB for a render job at 4096^2, scaled by size (measured: 690 on 1 thread, 1,280 on 2),
+    and 100 a thread for each more product (its frame, 48 MB, and its panels' tiles)."""
+    per_thread = 600 + ENHANCE_MB + 100 * len(EXTRAS)
+    return 200 + math.ceil(per_thread * threads * (config["prep"]["size"] / 4096) ** 2)
 
 
 def segment_runtime(wildcards):
@@ -180,21 +265,68 @@ def preview_files(wildcards):
     return reference_files(wildcards)
 
 
-def frame_lists(wildcards):
-    """The frame list of every batch."""
-    return expand(f"{OUT}/frame_lists/{{batch}}.csv", batch=sorted(triplet_batches()))
+def product_dir(product):
+    """The folder of a product's frames, frame lists and frames.csv."""
+    return OUT if product == MAIN else f"{OUT}/products/{product}"
 
 
-def frame_folders(wildcards):
-    """The frame folder of every batch; a frame lost from a rendered batch stops the run
-    here, before any job uses it, with the command that remakes its batch (a run that
-    --forcerun's something is let through: the jobs check the frames they read)."""
+def product_paths(pattern):
+    """pattern ({product_dir}/..., with {{batch}}) for each product after the first."""
+    return [pattern.format(product_dir=product_dir(product)) for product in EXTRAS]
+
+
+def product_spec(wildcards):
+    """The resolved spec of one product (configuration.products_of)."""
+    return PRODUCTS[[spec["name"] for spec in PRODUCTS].index(wildcards.product)]
+
+
+def product_level_settings(wildcards):
+    """What a product's levels depend on: its channels and percentiles (not gamma or look)."""
+    spec = product_spec(wildcards)
+    keys = ("name", "kind", "main", "channel", "channels", "low", "high", "limit")
+    return {key: spec[key] for key in keys if key in spec}
+
+
+def product_wanted(wildcards):
+    """The specs a product's frames need: the panels it shows, then its own (bases named)."""
+    spec = product_spec(wildcards)
+    shown = spec["panels"] if spec["kind"] == "panels" else []
+    return with_bases([s for s in PRODUCTS if s["name"] in shown] + [spec])
+
+
+def product_levels_files(wildcards):
+    """The levels files of a product's frames: of the ones it needs (levels.yaml holds the
+    first's)."""
+    names = [spec["name"] for spec in product_wanted(wildcards)]
+    return expand(
+        f"{OUT}/products/{{product}}/levels.yaml",
+        product=[name for name in LEVELLED if name in names],
+    )
+
+
+def frame_lists(wildcards, product=None):
+    """The frame list of every batch, of a product (default: the one of wildcards, else
+    the first)."""
+    product = product or getattr(wildcards, "product", MAIN)
+    return expand(
+        f"{product_dir(product)}/frame_lists/{{batch}}.csv",
+        batch=sorted(triplet_batches()),
+    )
+
+
+def frame_folders(wildcards, product=None):
+    """The frame folder of every batch, of a product as frame_lists; a frame lost from a
+    rendered batch stops the run here, before any job uses it, with the command that
+    remakes its batch (a run that --forcerun's something is let through: the jobs check the
+    frames they read)."""
+    product = product or getattr(wildcards, "product", MAIN)
+    folder = product_dir(product)
     batches = sorted(triplet_batches())
-    lists = (f"{OUT}/frame_lists/{batch}.csv" for batch in batches)
+    lists = (f"{folder}/frame_lists/{batch}.csv" for batch in batches)
     forcing = workflow.dag_settings.forcerun
-    if not forcing and (lost := video.lost_frame(f"{OUT}/frames", lists)):
+    if not forcing and (lost := video.lost_frame(f"{folder}/frames", lists)):
         raise video.FrameError(lost, "is missing")
-    return expand(f"{OUT}/frames/{{batch}}", batch=batches)
+    return expand(f"{folder}/frames/{{batch}}", batch=batches)
 
 
 def batch_skips(wildcards):
@@ -202,6 +334,36 @@ def batch_skips(wildcards):
     return [f"{OUT}/skipped/pairing.csv"] + expand(
         f"{OUT}/skipped/{{batch}}.csv", batch=sorted(triplet_batches())
     )
+
+
+def movie_product(wildcards):
+    """The product a movie shows."""
+    return movie_settings(wildcards).get("product", MAIN)
+
+
+def movie_frames(wildcards):
+    """The frame folder and list of a batch of a movie's product."""
+    folder = product_dir(movie_product(wildcards))
+    return {
+        "frames": f"{folder}/frames/{wildcards.batch}",
+        "frame_list": f"{folder}/frame_lists/{wildcards.batch}.csv",
+    }
+
+
+def movie_frame_lists(wildcards):
+    """The frame list of every batch of a movie's product."""
+    return frame_lists(wildcards, movie_product(wildcards))
+
+
+def movie_frames_dir(wildcards):
+    """The folder of the frame folders of a movie's product."""
+    return f"{product_dir(movie_product(wildcards))}/frames"
+
+
+def movie_key(wildcards):
+    """(wavelength, RGB colour) of each channel a movie's product shows, for its colour key."""
+    spec = PRODUCTS[[s["name"] for s in PRODUCTS].index(movie_product(wildcards))]
+    return stages.key_of(spec)
 
 
 def movie_settings(wildcards):
@@ -246,9 +408,10 @@ def previous_frames(wildcards):
     if not triplet:
         return {}
     batch = pairing.batch_of(triplet, config["batch_minutes"])
+    folder = product_dir(movie_product(wildcards))
     return {
-        "previous_list": f"{OUT}/frame_lists/{batch}.csv",
-        "previous_frames": f"{OUT}/frames/{batch}",
+        "previous_list": f"{folder}/frame_lists/{batch}.csv",
+        "previous_frames": f"{folder}/frames/{batch}",
     }
 
 
@@ -320,6 +483,8 @@ def get_final_output():
     return [
         frame_folders,
         f"{OUT}/frames.csv",
+        *(functools.partial(frame_folders, product=product) for product in EXTRAS),
+        *expand(f"{OUT}/products/{{product}}/frames.csv", product=EXTRAS),
         f"{OUT}/skipped.csv",
         *movie_outputs(),
         *(preview_outputs() if made and not PREVIEW_PROBLEM else []),

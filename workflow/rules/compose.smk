@@ -19,3 +19,28 @@ rule compose:
         quality=config["jpeg_quality"],
     script:
         "../scripts/compose.py"
+
+
+rule product:
+    input:
+        prepped=difference_prepped,
+        levels=f"{OUT}/levels.yaml",
+        product_levels=product_levels_files,
+    output:
+        frames=directory(f"{OUT}/products/{{product}}/frames/{{batch}}"),
+        frame_list=f"{OUT}/products/{{product}}/frame_lists/{{batch}}.csv",
+    log:
+        f"{OUT}/logs/product/{{product}}/{{batch}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/product/{{product}}/{{batch}}.tsv"
+    conda:
+        "../envs/aia.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=batch_runtime,
+    params:
+        wanted=product_wanted,
+        names=difference_names,
+        quality=config["jpeg_quality"],
+    script:
+        "../scripts/product.py"

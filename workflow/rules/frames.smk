@@ -10,3 +10,17 @@ rule frame_index:
         "../envs/aia.yaml"
     script:
         "../scripts/frame_index.py"
+
+
+rule product_frame_index:
+    input:
+        frame_lists,
+    output:
+        f"{OUT}/products/{{product}}/frames.csv",
+    log:
+        f"{OUT}/logs/frame_index/{{product}}.log",
+    localrule: True
+    conda:
+        "../envs/aia.yaml"
+    script:
+        "../scripts/frame_index.py"

@@ -1,8 +1,7 @@
 rule segment:
     input:
         unpack(previous_frames),
-        frames=f"{OUT}/frames/{{batch}}",
-        frame_list=f"{OUT}/frame_lists/{{batch}}.csv",
+        unpack(movie_frames),
     output:
         f"{OUT}/segments/{{movie}}/{{batch}}.mp4",
     log:
@@ -20,7 +19,7 @@ rule segment:
         settings=movie_settings,
         slots=segment_slots,
         previous=previous_triplet,
-        key=stages.key_colours(configuration.look(config), CHANNELS),
+        key=movie_key,
     script:
         "../scripts/segment.py"
 
@@ -28,7 +27,7 @@ rule segment:
 rule movie:
     input:
         triplets=f"{OUT}/triplets.csv",
-        frame_lists=frame_lists,
+        frame_lists=movie_frame_lists,
         segments=movie_segments,
     output:
         report(
@@ -47,6 +46,6 @@ rule movie:
         runtime=join_runtime,
     params:
         settings=movie_settings,
-        frames_dir=f"{OUT}/frames",
+        frames_dir=movie_frames_dir,
     script:
         "../scripts/movie.py"
