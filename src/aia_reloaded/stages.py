@@ -561,18 +561,19 @@ def render_batch(
     at = [channels.index(wl) for wl in raw]
 
     def prep_other(name: str, files: Sequence[str]) -> None:
+        prepped = None
         try:
             prepped = prep_triplet([files[i] for i in at], raw, **prep_settings)[1]
         except InputError as error:
             log.warning("%s, for a difference, was skipped: %s", name, error)
-            prepped = None
-        store.put(name, prepped and dict(zip(raw, prepped, strict=True)))
+        finally:  # whatever happens, no thread waits for it
+            store.put(name, prepped and dict(zip(raw, prepped, strict=True)))
 
     def render(name: str, files: Sequence[str]) -> tuple[str, list[bool]]:
         try:
             t_obs, prepped = prep_triplet(files, channels, **prep_settings, buffers=buffers)
-        except InputError:
-            store.put(name, None)
+        except BaseException:
+            store.put(name, None)  # no thread waits for it
             raise
         store.put(name, {wl: prepped[i] for wl, i in zip(raw, at, strict=True)})
         differences = {}
