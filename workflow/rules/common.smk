@@ -218,9 +218,16 @@ def _batches_to_render(path, mtime):
 
 def render_mem_mb(wildcards, threads):
     """MB for a render job at 4096^2, scaled by size (measured: 690 on 1 thread, 1,280 on 2),
-    and 100 a thread for each more product (its frame, 48 MB, and its panels' tiles)."""
+    100 a thread for each more product (measured: six more, 650 on 1 thread, 1,100 on 2),
+    and the 64 MB channels a difference keeps: a triplet's for each 12 s (AIA's cadence) of
+    lag_s, and two more, or its base and one."""
     per_thread = 600 + ENHANCE_MB + 100 * len(EXTRAS)
-    return 200 + math.ceil(per_thread * threads * (config["prep"]["size"] / 4096) ** 2)
+    kept = sum(
+        64 * (math.ceil(s["lag_s"] / 12) + 2 if s["mode"] == "running" else 2)
+        for s in DIFFERENCES
+    )
+    scale = (config["prep"]["size"] / 4096) ** 2
+    return 200 + math.ceil((per_thread * threads + kept) * scale)
 
 
 def segment_runtime(wildcards):
