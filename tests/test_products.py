@@ -26,11 +26,12 @@ PRODUCTS = [
     {"name": "soft", "gamma": [2.2, 2.2, 1.9]},
     {"name": "rd193", "kind": "difference", "channel": 193, "lag_s": 12},
     {"name": "bd193", "kind": "difference", "channel": 193, "mode": "base"},
+    {"name": "rdall", "kind": "difference", "channels": "all", "lag_s": 12},
     {"name": "talk", "kind": "panels", "panels": ["aia171", "aia304", "composite", "rd193"],
      "columns": 2, "tile": 128},
 ]  # fmt: skip
-SHOWN = {"rd193": slice(1, None)}  # the frames each product shows: rd193 has none 12 s
-# before the first triplet
+SHOWN = {"rd193": slice(1, None), "rdall": slice(1, None)}  # the frames each product shows:
+# the running differences have none 12 s before the first triplet
 
 
 def sunpy_colours(wavelength: int, values: np.ndarray) -> np.ndarray:
@@ -130,13 +131,13 @@ def _sun(blob_x: int, flare: bool = False) -> np.ndarray:
 
 
 def test_running_difference_of_a_moving_blob():
-    spec = {"name": "rd", "kind": "difference", "channel": 193, "box": None}
+    spec = {"name": "rd", "kind": "difference", "channels": [193], "box": None}
     product = stages.Product(spec, {"channels": {193: {"limit": 500.0}}})
     series = [_sun(60 + 10 * i, flare=i >= 3) for i in range(5)]  # the flare from the 4th on
     grey = {
-        i: stages.product_frames({}, [product], "", None, {"rd": (series[i], series[i - 1])})["rd"][
-            ..., 0
-        ].astype(int)
+        i: stages.product_frames({}, [product], "", None, {"rd": ([series[i]], [series[i - 1]])})[
+            "rd"
+        ][..., 0].astype(int)
         for i in range(1, 5)
     }
     for i, frame in grey.items():
@@ -148,8 +149,20 @@ def test_running_difference_of_a_moving_blob():
         assert (frame[quiet] == 128).all(), i  # exactly mid-grey where nothing changed
     # no flicker: the blob looks the same in the frame where the far-away flare appears
     np.testing.assert_array_equal(grey[3][110:147, 65:106], grey[2][110:147, 55:96])
-    base = stages.product_frames({}, [product], "", None, {"rd": (series[0], series[0])})
+    base = stages.product_frames({}, [product], "", None, {"rd": ([series[0]], [series[0]])})
     assert (base["rd"] == 128).all()
+
+
+def test_a_difference_of_all_channels_shows_each_in_its_colour():
+    spec = {"name": "rd", "kind": "difference", "channels": [304, 171, 193], "box": None}
+    limits = {"channels": {wl: {"limit": 500.0} for wl in (304, 171, 193)}}
+    before = [_sun(80)] * 3
+    after = [_sun(80), _sun(100), _sun(80)]  # only 171 changes
+    made = stages.product_frames({}, [stages.Product(spec, limits)], "", None,
+                                 {"rd": (after, before)})["rd"]  # fmt: skip
+    assert (made[..., [0, 2]] == 128).all()  # 304 in red and 193 in blue: unchanged
+    assert made[128, 100, 1] > 240 and made[128, 80, 1] < 16  # 171 in green: came, left
+    assert stages.key_of(spec) == [(304, [255, 0, 0]), (171, [0, 255, 0]), (193, [0, 0, 255])]
 
 
 def test_the_triplet_subtracted_is_lag_s_before_within_the_tolerance():
@@ -173,7 +186,7 @@ def test_a_difference_limit_comes_from_the_unenhanced_reference(small_series: Pa
     levels = stages.reference_levels(
         triplets, None, [304, 171, 193], [25] * 3, [99.5] * 3, prep, mgn
     )
-    spec = {"name": "rd", "kind": "difference", "channel": 193, "low": [25], "high": [99.5],
+    spec = {"name": "rd", "kind": "difference", "channels": [193], "low": [25], "high": [99.5],
             "limit": None}  # fmt: skip
     derived = stages.product_levels(triplets, levels, spec, [304, 171, 193], prep)["channels"][193]
     only_193 = [(name, files[2:]) for name, files in triplets]
@@ -227,7 +240,7 @@ def test_products_frames_and_movies(products_run: Path, tmp_path: Path):
     direct = make_workdir(tmp_path, products=PRODUCTS, movies=[])
     snakemake(direct)
     made = sorted(p.relative_to(direct) for p in direct.glob("results/products/*/frames/*/*.jpg"))
-    assert len(made) == 6 * len(main) - 1
+    assert len(made) == 7 * len(main) - 2
     for path in made:
         assert (direct / path).read_bytes() == (products_run / path).read_bytes(), path
 
@@ -259,6 +272,7 @@ def test_a_change_of_one_product_reruns_only_it_and_its_panels(products_run: Pat
          "products[1] (d): channel 94 is not one of the channels [304, 171, 193]; a difference"),
         ([PRODUCTS[0], {"name": "d", "kind": "difference", "channel": 193, "base": "first"}],
          "products[1].base: 'first' is not allowed; it must match"),
+
         ([PRODUCTS[0], {"name": "composite", "gamma": [2, 2, 2]}],
          "products[1] (composite): the name composite is also that of products[0]"),
         ([PRODUCTS[0], {"name": "g", "gamma": [2, 2]}],
@@ -286,4 +300,14 @@ def test_a_base_outside_the_run_is_named(tmp_path: Path):
     workdir = make_workdir(tmp_path, products=[PRODUCTS[0], {**base, "base": "20000101T000000"}])
     done = snakemake(workdir, check=False)
     expected = "products (bd): base 20000101T000000 is not a triplet of the run"
+    assert done.returncode != 0 and expected in done.stderr + done.stdout
+
+
+def test_a_difference_of_all_channels_needs_three(tmp_path: Path):
+    four = {"channels": [304, 171, 193, 211], "compose": "perceptual", "gamma": [2.2] * 4,
+            "levels": {"low": [25] * 4, "high": [99.5] * 4}}  # fmt: skip
+    every = {"name": "d", "kind": "difference", "channels": "all"}
+    workdir = make_workdir(tmp_path, products=[PRODUCTS[0], every], **four)
+    done = snakemake(workdir, "-n", check=False)
+    expected = "products[1] (d): channels all differences the 4 channels [304, 171, 193, 211]"
     assert done.returncode != 0 and expected in done.stderr + done.stdout

@@ -288,8 +288,8 @@ def check_preview(config: Mapping, schema_path: str | Path) -> None:
 
 # --- products: more looks of each prepped triplet (products.py)
 
-PRODUCT_KEYS = ("name", "kind", "channel", "panels", "columns", "tile", "timestamp", "mode",
-                "lag_s", "base", "limit")  # fmt: skip
+PRODUCT_KEYS = ("name", "kind", "channel", "channels", "panels", "columns", "tile",
+                "timestamp", "mode", "lag_s", "base", "limit")  # fmt: skip
 DIFFERENCE_KEYS = ("mode", "lag_s", "base", "limit")
 
 
@@ -304,14 +304,23 @@ def products_of(config: Mapping) -> list[dict]:
         if kind == "composite":
             spec = {"look": look(merged), "channels": channels, "low": low, "high": high}
             spec["gamma"] = gamma
+        elif kind == "difference" and entry.get("channels") == "all":
+            spec = {"channels": channels, "low": low, "high": high, "box": merged["crop"]}
+            spec |= {key: entry[key] for key in DIFFERENCE_KEYS}
+            spec["tolerance_s"] = config["pair_tolerance_s"]
         elif kind in ("channel", "difference"):
             at = channels.index(entry["channel"])
             pick = [v[at] if isinstance(v, list) else v for v in (low, high, gamma)]
-            spec = {"channel": entry["channel"], "low": pick[:1], "high": pick[1:2]}
-            spec |= {"gamma": pick[2:], "box": merged["crop"]}
-            if kind == "difference":
-                spec |= {key: entry[key] for key in DIFFERENCE_KEYS}
-                spec["tolerance_s"] = config["pair_tolerance_s"]
+            spec = {"low": pick[:1], "high": pick[1:2], "gamma": pick[2:], "box": merged["crop"]}
+            spec |= (
+                {"channel": entry["channel"]}
+                if kind == "channel"
+                else {
+                    "channels": [entry["channel"]],
+                    **{key: entry[key] for key in DIFFERENCE_KEYS},
+                    "tolerance_s": config["pair_tolerance_s"],
+                }
+            )
         else:
             spec = {key: entry[key] for key in ("panels", "columns", "tile", "timestamp")}
         specs.append({"name": entry["name"], "kind": kind, "main": i == 0, **spec})
@@ -346,10 +355,17 @@ def check_products(config: Mapping) -> None:
                 f"config key {where}: the name {name} is also that of products[{seen[name]}]; "
                 "give each product its own name."
             )
-        if kind in ("channel", "difference") and entry.get("channel") not in channels:
+        every = kind == "difference" and entry.get("channels") == "all"
+        if every and len(channels) != 3:
+            raise ConfigError(
+                f"config key {where}: channels all differences the {len(channels)} channels "
+                f"{channels} in red, green and blue, and needs 3; or give one `channel`."
+            )
+        if kind in ("channel", "difference") and not every and entry.get("channel") not in channels:
             raise ConfigError(
                 f"config key {where}: channel {entry.get('channel')} is not one of the "
-                f"channels {channels}; a {kind} product shows one of them."
+                f"channels {channels}; a {kind} product shows one of them"
+                + (" (or set channels: all)." if kind == "difference" else ".")
             )
         for panel in entry.get("panels", []) if kind == "panels" else []:
             before = {e["name"]: e.get("kind", "composite") for e in entries[:i]}
@@ -375,7 +391,8 @@ def check_products(config: Mapping) -> None:
                         "product takes one percentile (e.g. levels: {low: 1, high: 99.9})."
                     )
     for spec in products_of(config):
-        if spec["kind"] in ("channel", "difference") and not spec["low"][0] < spec["high"][0]:
+        one = spec["kind"] in ("channel", "difference") and len(spec["low"]) == 1
+        if one and not spec["low"][0] < spec["high"][0]:
             raise ConfigError(
                 f"config key products ({spec['name']}): low percentile {spec['low'][0]} >= high "
                 f"percentile {spec['high'][0]}; low must be below high."

@@ -55,30 +55,42 @@ def channel_frame(
 
 
 def difference_frame(
-    image: np.ndarray,
-    subtracted: np.ndarray,
-    limit: float,
+    images: Sequence[np.ndarray],
+    subtracted: Sequence[np.ndarray],
+    limits: Sequence[float],
     box: Sequence[int] | None = None,
     empty: Callable = np.empty,
 ) -> np.ndarray:
-    """image - subtracted (DN/s) in grey, symmetric about mid-grey: 128 + 127 d / limit,
-    clipped at +-limit and rounded (zero is exactly 128). box and empty as channel_frame."""
-    image, subtracted = crop(image, box), crop(subtracted, box)
-    frame = empty((*image.shape, 3), np.dtype(np.uint8))
-    gain = np.float32((MID_GREY - 1) / limit)
-    for rows in strips(len(image)):
-        grey = (image[rows] - subtracted[rows]) * gain
-        np.clip(grey, 1 - MID_GREY, MID_GREY - 1, out=grey)
-        frame[rows] = floor_uint8(grey + np.float32(MID_GREY + 0.5))[..., None]
+    """images - subtracted (DN/s), each symmetric about mid-grey: 128 + 127 d / limit,
+    clipped at +-limit and rounded (zero is exactly 128); one channel in grey, three in red,
+    green and blue. box and empty as channel_frame."""
+    frame = empty((*crop(images[0], box).shape, 3), np.dtype(np.uint8))
+    planes = range(3) if len(images) == 3 else [slice(None)]
+    for plane, image, before, limit in zip(planes, images, subtracted, limits, strict=True):
+        image, before = crop(image, box), crop(before, box)
+        gain = np.float32((MID_GREY - 1) / limit)
+        for rows in strips(len(image)):
+            grey = (image[rows] - before[rows]) * gain
+            np.clip(grey, 1 - MID_GREY, MID_GREY - 1, out=grey)
+            value = floor_uint8(grey + np.float32(MID_GREY + 0.5))
+            frame[rows, :, plane] = value if len(images) == 3 else value[..., None]
     return frame
 
 
+def product_channels(spec: Mapping) -> list[int]:
+    """The wavelengths a product shows itself (none for panels)."""
+    if spec["kind"] == "channel":
+        return [spec["channel"]]
+    return list(spec["channels"]) if spec["kind"] in ("composite", "difference") else []
+
+
 def label_colour(spec: Mapping) -> tuple[int, int, int]:
-    """The colour a product's name is written in on a panel: a channel's (or a difference's)
-    from its table, else white."""
-    if spec["kind"] not in ("channel", "difference"):
+    """The colour a product's name is written in on a panel: that of the one channel of a
+    channel (or difference) product, from its table; else white."""
+    shown = product_channels(spec)
+    if spec["kind"] == "composite" or len(shown) != 1:
         return LABEL_COLOUR
-    return video.legible(colour_table(spec["channel"])[round(LABEL_AT * 255)])
+    return video.legible(colour_table(shown[0])[round(LABEL_AT * 255)])
 
 
 def panel_size(spec: Mapping) -> tuple[int, int]:

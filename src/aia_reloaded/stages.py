@@ -27,6 +27,7 @@ from aia_reloaded.products import (
     difference_frame,
     panel_frame,
     panel_tiles,
+    product_channels,
 )
 from aia_reloaded.reading import Header, InputError, read_level1
 from aia_reloaded.registration import prep
@@ -324,13 +325,14 @@ def key_colours(look: dict, channels: Sequence[int]) -> list[tuple[int, list[int
 
 def key_of(spec: Mapping) -> list[tuple[int, list[int]]]:
     """(wavelength, RGB colour) of each channel a product shows, for a movie's colour key:
-    key_colours of a composite, a channel's colour from its table, none for panels."""
+    key_colours of a composite, a channel's colour from its table (one channel or its
+    difference), red, green and blue for the three of a difference, none for panels."""
+    shown = product_channels(spec)
     if spec["kind"] == "composite":
         return key_colours(spec["look"], spec["channels"])
-    if spec["kind"] == "channel":
-        colour = colour_table(spec["channel"])[round(LABEL_AT * 255)]
-        return [(spec["channel"], [int(c) for c in colour])]
-    return []
+    if len(shown) == 1:
+        return [(shown[0], [int(c) for c in colour_table(shown[0])[round(LABEL_AT * 255)]])]
+    return [(wl, [255 * (i == j) for j in range(3)]) for i, wl in enumerate(shown)]
 
 
 def compose_batch(
@@ -378,13 +380,6 @@ def products(specs: Sequence[dict], levels: Iterable[str | Path]) -> list[Produc
     return [Product(s, found.get(None if s["main"] else s["name"])) for s in specs]
 
 
-def product_channels(spec: Mapping) -> list[int]:
-    """The wavelengths a product shows itself (none for panels)."""
-    if spec["kind"] == "composite":
-        return list(spec["channels"])
-    return [spec["channel"]] if spec["kind"] in ("channel", "difference") else []
-
-
 LIMIT_FRACTION = 0.1  # a difference's default limit: this fraction of its channel's levels
 
 
@@ -428,8 +423,7 @@ def product_levels(
     found = prepped_levels(
         name, prepped, wanted, spec["low"], spec["high"], [None] * len(wanted), threads
     )
-    if spec["kind"] == "difference":
-        bounds = found["channels"][spec["channel"]]
+    for bounds in found["channels"].values() if spec["kind"] == "difference" else ():
         bounds["limit"] = spec["limit"] or LIMIT_FRACTION * (bounds["high"] - bounds["low"])
     return {"product": spec["name"], **found}
 
@@ -439,10 +433,10 @@ def product_frames(
     wanted: Sequence[Product],
     t_obs: str,
     buffers: Buffers | None = None,
-    differences: Mapping[str, tuple[np.ndarray, np.ndarray] | None] | None = None,
+    differences: Mapping[str, tuple[list, list] | None] | None = None,
 ) -> dict[str, np.ndarray | None]:
     """The frame of each product of one prepped (and enhanced) triplet, by name: channels by
-    wavelength; a difference product takes (its channel, the one it subtracts) prepped, not
+    wavelength; a difference product takes (its channels, those it subtracts) prepped, not
     enhanced, from `differences` (None: no frame); panels take the frames before them."""
     frames, specs, differences = {}, {}, differences or {}
     for product in wanted:
@@ -457,9 +451,9 @@ def product_frames(
             image = channels[spec["channel"]]
             frame = channel_frame(image, spec["channel"], scale, spec["box"], empty)
         elif spec["kind"] == "difference":
-            limit = product.levels["channels"][spec["channel"]]["limit"]
+            limits = [product.levels["channels"][wl]["limit"] for wl in spec["channels"]]
             pair = differences.get(name)
-            frame = pair and difference_frame(*pair, limit, spec["box"], empty)
+            frame = pair and difference_frame(*pair, limits, spec["box"], empty)
         else:
             time = datetime.fromisoformat(t_obs) if spec["timestamp"] else None
             tiles = panel_tiles(spec, frames, specs)
@@ -557,7 +551,9 @@ def render_batch(
     names = [name for name, _files in triplets]
     plan = difference_plan(names, [name for name, _files in others], wanted)
     store = Subtracted(_users(plan, names))
-    raw = sorted({p.spec["channel"] for p in wanted if p.spec["kind"] == "difference"})
+    raw = sorted(
+        {wl for p in wanted if p.spec["kind"] == "difference" for wl in p.spec["channels"]}
+    )
     at = [channels.index(wl) for wl in raw]
 
     def prep_other(name: str, files: Sequence[str]) -> None:
@@ -581,8 +577,8 @@ def render_batch(
             if of == name:
                 own, before = store.take(name), store.take(subtracted)
                 if not _left_out(product, name, subtracted, before):
-                    wl = next(p.spec["channel"] for p in wanted if p.spec["name"] == product)
-                    differences[product] = own[wl], before[wl]
+                    wls = next(p.spec["channels"] for p in wanted if p.spec["name"] == product)
+                    differences[product] = [own[wl] for wl in wls], [before[wl] for wl in wls]
         enhance_channels(prepped, enhancements, buffers)
         images = dict(zip(channels, prepped, strict=True))
         frames = product_frames(images, wanted, t_obs, buffers, differences)
@@ -651,10 +647,11 @@ def product_batch(
         differences = {}
         for (product, of), subtracted in plan.items():
             if of == row["triplet"]:
-                wl = next(p.spec["channel"] for p in wanted if p.spec["name"] == product)
-                before = subtracted and channel(subtracted, wl)
-                if not _left_out(product, of, subtracted, before):
-                    differences[product] = images[needed.index(wl)].copy(), before
+                wls = next(p.spec["channels"] for p in wanted if p.spec["name"] == product)
+                before = [subtracted and channel(subtracted, wl) for wl in wls]
+                if not _left_out(product, of, subtracted, before[0]):
+                    own = [images[needed.index(wl)].copy() for wl in wls]
+                    differences[product] = own, before
         enhance_channels(images, enhancements)
         frames = product_frames(
             dict(zip(needed, images, strict=True)), wanted, row["t_obs"], None, differences
