@@ -12,7 +12,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from aia_reloaded import pairing, perceptual, video
+from aia_reloaded import pairing, perceptual, reading, video
 
 
 class ConfigError(ValueError):
@@ -154,9 +154,35 @@ def check(config: Mapping) -> None:
         video.check_movies(config["movies"], (x1 - x0, y1 - y0))
     except ValueError as error:
         raise ConfigError(f"config key movies: {error}") from None
+    for i, movie in enumerate(config["movies"]):
+        if movie.get("track"):
+            _check_track(f"movies[{i}] ({movie['name']})", movie, config, (x0, y0))
     if config["input_dir"] != "demo":
         check_input_dir(config["input_dir"])
     check_output_dir(config["output_dir"])
+
+
+def _check_track(key: str, movie: Mapping, config: Mapping, corner: tuple[int, int]) -> None:
+    """ConfigError if track.at is no time, or the box's centre is off the disk then (seen from
+    the Earth's centre: the segments check it again from SDO)."""
+    at = movie["track"].get("at")
+    if at is None:
+        return
+    try:
+        time = reading.parse_time(at)
+    except ValueError:
+        raise ConfigError(
+            f"config key {key}.track.at: {at!r} is not a time; give one such as "
+            "2012-08-31T19:45:00 (UTC), or null for the movie's first frame."
+        ) from None
+    from aia_reloaded import tracking  # sunpy takes a second to import: tracked movies only
+
+    grid = tracking.Grid(config["prep"]["size"], config["prep"]["plate_scale"], corner)
+    centre = tracking.crop_centre(movie["crop"])
+    try:
+        tracking.surface_point(centre, tracking.earth_observer(time), grid)
+    except tracking.TrackError as error:
+        raise ConfigError(f"config key {key}.track: {error}") from None
 
 
 def _check_box(key: str, box, size: int) -> None:

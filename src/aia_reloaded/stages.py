@@ -24,14 +24,21 @@ from aia_reloaded.writing import atomic_path, read_csv, save_array, write_csv, w
 log = logging.getLogger(__name__)
 
 INDEX = "index.csv"
-INDEX_COLUMNS = ("triplet", "t_obs")
+OBSERVATION = ("t_obs", "hgln_obs", "hglt_obs", "dsun_obs")  # time, observer (deg, deg, m)
+INDEX_COLUMNS = ("triplet", *OBSERVATION)
 SKIP_COLUMNS = ("file", "time", "reason")
-FRAME_COLUMNS = ("frame", "t_obs")
+FRAME_COLUMNS = ("frame", *OBSERVATION)
 
 
 def channel_file(directory: str | Path, triplet: str, wavelength: int) -> Path:
     """The .npy file of one channel of a triplet in a stage directory."""
     return Path(directory) / f"{triplet}_{wavelength}.npy"
+
+
+def observation(header: Header) -> tuple[str, ...]:
+    """The OBSERVATION columns of a header: its time, and its observer ('' if unknown)."""
+    observer = header.observer or ("", "", "")
+    return (header.time.isoformat(timespec="milliseconds"), *map(str, observer))
 
 
 def read_index(directory: str | Path) -> list[dict[str, str]]:
@@ -89,8 +96,8 @@ def prep_triplet(
     interpolation: str,
     threads: int = 1,
     buffers: Buffers | None = None,
-) -> tuple[str, list[np.ndarray]]:
-    """Observation time (of the first channel) and prepped channels of one triplet's files.
+) -> tuple[tuple[str, ...], list[np.ndarray]]:
+    """The observation (of the first channel) and prepped channels of one triplet's files.
 
     With `buffers`, the channels are arrays of the calling thread that its next call reuses
     (and `threads` must be 1).
@@ -109,7 +116,7 @@ def prep_triplet(
         with ThreadPoolExecutor(threads) as pool:
             prepped = list(pool.map(prep_channel, range(len(files)), files, channels))
     headers: list[Header] = [h for h, _ in prepped]
-    return headers[0].time.isoformat(timespec="milliseconds"), [image for _, image in prepped]
+    return observation(headers[0]), [image for _, image in prepped]
 
 
 def enhance_channels(
@@ -138,13 +145,13 @@ def prep_batch(
     index, skipped = [], []
     for name, files in triplets:
         try:
-            t_obs, prepped = prep_triplet(files, channels, size, plate_scale, interpolation)
+            observed, prepped = prep_triplet(files, channels, size, plate_scale, interpolation)
         except InputError as error:
             skipped.append(Skip(error.path, name, error.problem))
             continue
         for wl, image in zip(channels, prepped, strict=True):
             save_array(channel_file(out_dir, name, wl), image)
-        index.append((name, t_obs))
+        index.append((name, *observed))
         log.info("prepped %s", name)
     write_csv(out_dir / INDEX, INDEX_COLUMNS, index)
     return skipped
@@ -172,13 +179,13 @@ def prep_reference(
     ordered = sorted(triplets, key=lambda triplet: triplet[0] != reference)
     for name, files in ordered:
         try:
-            t_obs, prepped = prep_triplet(files, channels, **prep_settings, threads=threads)
+            observed, prepped = prep_triplet(files, channels, **prep_settings, threads=threads)
         except InputError as error:
             log.warning("reference candidate %s skipped: %s", name, error)
             continue
         if reference and reference != name:
             log.warning("reference %s not prepped (see skipped.csv): levels of %s", reference, name)
-        return name, t_obs, prepped
+        return name, observed[0], prepped
     raise ValueError(
         "every triplet of the reference batch was skipped (see skipped.csv); "
         "set `reference` to a good triplet"
@@ -278,7 +285,8 @@ def scale_batch(
         enhance_channels(images, channel_enhancements(levels, channels))
         for wl, image, scale in zip(channels, images, scales, strict=True):
             save_array(channel_file(out_dir, row["triplet"], wl), scale_channel(image, *scale))
-    write_csv(out_dir / INDEX, INDEX_COLUMNS, [(r["triplet"], r["t_obs"]) for r in index])
+    rows = [[row.get(column, "") for column in INDEX_COLUMNS] for row in index]
+    write_csv(out_dir / INDEX, INDEX_COLUMNS, rows)
 
 
 def compose_frame(
@@ -319,7 +327,8 @@ def compose_batch(
     look: dict,
     quality: int,
 ) -> None:
-    """The frames of a scaled batch and their list (frame, t_obs), in a look (compose_frame).
+    """The frames of a scaled batch and their list (frame, OBSERVATION), in a look
+    (compose_frame).
 
     The list names each frame by its path from the parent of frames_dir (batch/triplet.jpg).
     """
@@ -329,7 +338,7 @@ def compose_batch(
         scaled = [np.load(channel_file(scaled_dir, row["triplet"], wl)) for wl in channels]
         name = f"{row['triplet']}.jpg"
         write_jpeg(Path(frames_dir) / name, compose_frame(scaled, look), quality)
-        rows.append((f"{Path(frames_dir).name}/{name}", row["t_obs"]))
+        rows.append((f"{Path(frames_dir).name}/{name}", *(row.get(c, "") for c in OBSERVATION)))
     write_csv(frame_list, FRAME_COLUMNS, rows)
 
 
@@ -347,7 +356,7 @@ def render_batch(
 ) -> list[Skip]:
     """Level-1 triplets (name, files) to frames, each in memory, `threads` triplets at a time.
 
-    Writes the frames and their list (frame, t_obs; each frame by its path from the parent of
+    Writes the frames and their list (frame, OBSERVATION; each frame by its path from the parent of
     frames_dir, batch/triplet.jpg); returns the triplets that were skipped.
     The same frames as prep_batch, scale_batch and compose_batch, without their files.
     """
@@ -356,13 +365,13 @@ def render_batch(
     enhancements = channel_enhancements(levels, channels)
     scales = channel_scales(levels, channels, gamma)
 
-    def render(name: str, files: Sequence[str]) -> tuple[str, str]:
-        t_obs, prepped = prep_triplet(files, channels, **prep_settings, buffers=buffers)
+    def render(name: str, files: Sequence[str]) -> tuple[str, ...]:
+        observed, prepped = prep_triplet(files, channels, **prep_settings, buffers=buffers)
         enhance_channels(prepped, enhancements, buffers)
         frame = compose_frame(prepped, look, scales, buffers.empty("frame"))
         write_jpeg(Path(frames_dir) / f"{name}.jpg", frame, quality, buffers.empty("jpeg"))
         log.info("rendered %s", name)
-        return f"{Path(frames_dir).name}/{name}.jpg", t_obs
+        return f"{Path(frames_dir).name}/{name}.jpg", *observed
 
     rows, skipped = [], []
     start, cpu_start = time.perf_counter(), time.process_time()
