@@ -2,13 +2,14 @@ import functools
 import math
 import os
 import re
+from datetime import datetime
 from pathlib import Path
 
 from snakemake.exceptions import IncompleteCheckpointException
 from snakemake.logging import logger
 from snakemake.utils import validate
 
-from aia_reloaded import configuration, pairing, stages, video, writing
+from aia_reloaded import configuration, pairing, reading, stages, video, writing
 
 SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 configuration.check_schema(config, SCHEMA)
@@ -250,6 +251,40 @@ def previous_frames(wildcards):
         "previous_list": f"{OUT}/frame_lists/{batch}.csv",
         "previous_frames": f"{OUT}/frames/{batch}",
     }
+
+
+def track_settings(wildcards):
+    """What a tracked movie's segments need to place the box ({} for a fixed box): `at`
+    (default: the first triplet of the series, the same for every segment), the rotation
+    model and the frames' grid (prep's size and plate scale, the config crop's corner).
+    """
+    track = movie_settings(wildcards).get("track")
+    if track is None:
+        return {}
+    batches = triplet_batches()
+    first = min(name for name, _files in batches[min(batches)])
+    at = track.get("at") or datetime.strptime(first, pairing.TIME_FORMAT).isoformat()
+    x0, _x1, y0, _y1 = config["crop"] or (0, 0, 0, 0)
+    return {
+        "at": at,
+        "rotation": track.get("rotation", "howard"),
+        "size": config["prep"]["size"],
+        "plate_scale": config["prep"]["plate_scale"],
+        "corner": [x0, y0],
+    }
+
+
+def track_frames(wildcards):
+    """The frame list of the batch holding a tracked movie's `at`, for its observer (none if
+    untracked or `at` is outside the series)."""
+    track = track_settings(wildcards)
+    if not track:
+        return {}
+    at = reading.parse_time(track["at"]).strftime(pairing.TIME_FORMAT)
+    batch = pairing.batch_of(at, config["batch_minutes"])
+    if batch not in triplet_batches():
+        return {}
+    return {"track_list": f"{OUT}/frame_lists/{batch}.csv"}
 
 
 def movie_segments(wildcards):

@@ -1,6 +1,7 @@
 rule segment:
     input:
         unpack(previous_frames),
+        unpack(track_frames),
         frames=f"{OUT}/frames/{{batch}}",
         frame_list=f"{OUT}/frame_lists/{{batch}}.csv",
     output:
@@ -20,6 +21,7 @@ rule segment:
         settings=movie_settings,
         slots=segment_slots,
         previous=previous_triplet,
+        track=track_settings,
         key=stages.key_colours(configuration.look(config), CHANNELS),
     script:
         "../scripts/segment.py"
