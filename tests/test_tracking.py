@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 from datetime import UTC, datetime, timedelta
@@ -65,12 +66,13 @@ def pixels_of_sky(size: int, plate_scale: float, sky: np.ndarray) -> np.ndarray:
     return sky @ inverse[:, :2].T + inverse[:, 2]
 
 
-def sunpy_track(crop, observers, size, plate_scale, model) -> np.ndarray:
+def sunpy_track(crop, observers, size, plate_scale, model, sun_centred=True) -> np.ndarray:
     """The frame pixel, in each observer's frame, of the point at the crop's centre at the
     first observer's time: sunpy's RotatedSunFrame, then prep's pixel map.
 
-    The Sun's centre is held fixed (transform_with_sun_center): a point of the surface moves
-    with the Sun about the barycentre (without, the point stays behind: 0.7 px in 3 days).
+    sun_centred: the Sun's centre held fixed (transform_with_sun_center), so that a point of
+    the surface moves with the Sun about the barycentre (without, it stays behind: 0.7 px in
+    3 days).
     """
     w, h, x, y = crop
     matrix = sky_of_pixels(size, plate_scale)
@@ -81,7 +83,7 @@ def sunpy_track(crop, observers, size, plate_scale, model) -> np.ndarray:
     rotated = SkyCoord(
         RotatedSunFrame(base=base, rotated_time=seen_from.obstime, rotation_model=model)
     )
-    with transform_with_sun_center():
+    with transform_with_sun_center() if sun_centred else contextlib.nullcontext():
         seen = rotated.transform_to(Helioprojective(observer=seen_from, obstime=seen_from.obstime))
     sky = np.stack([seen.Tx.to_value(u.arcsec), seen.Ty.to_value(u.arcsec)], axis=-1)
     return pixels_of_sky(size, plate_scale, sky)
@@ -223,7 +225,7 @@ def centroid(image: np.ndarray) -> np.ndarray:
     return np.array([(cols * grey).sum(), (rows * grey).sum()]) / grey.sum()
 
 
-def test_tracked_movie_keeps_the_blob_centred_while_a_fixed_box_loses_it(tmp_path: Path):
+def test_tracked_movie_keeps_the_blob_centred_while_a_fixed_box_loses_it(tmp_path: Path, caplog):
     """A bright blob moving as sunpy's RotatedSunFrame says, over 2 days at 4.8"/px: in the
     tracked movie it stays within 1 px of the centre; in the fixed box it drifts away."""
     size, scale = 512, 4.8
@@ -252,6 +254,15 @@ def test_tracked_movie_keeps_the_blob_centred_while_a_fixed_box_loses_it(tmp_pat
     assert np.hypot(*(centroid(fixed_frames[0]) - 63.5)) / 2 < 1.0
     assert np.abs(truth[-1] - truth[0]).max() > 20  # the blob left the fixed 64 px box
     assert fixed_frames[-1].max() < 60  # nothing bright is left in it
+
+    # a frame list written before tracking: the Earth's centre stands in for SDO, and says so
+    write_csv(tmp_path / "old.csv", ("frame", "t_obs"), [row[:2] for row in rows])
+    with caplog.at_level(logging.WARNING):
+        make_movie([tmp_path / "old.csv"], tmp_path, tmp_path / "old.mp4", tracked, [], track=track)
+    assert "movie tracked: 25 frames lack the observer" in caplog.text
+    assert "`snakemake --cores all --forcerun render`" in caplog.text
+    old_error = [np.hypot(*(centroid(f) - 63.5)) / 2 for f in decode(tmp_path / "old.mp4")]
+    assert max(old_error) < 1.0
 
 
 def best_shift(frame: np.ndarray, image: np.ndarray) -> int:

@@ -656,9 +656,10 @@ def tracked_centres(
     unknown = [frame for frame in shown if frame.observer is None]
     if unknown:
         log.warning(
-            "movie %s: %d frame lists lack the observer (hgln_obs, hglt_obs, dsun_obs; written "
-            "before tracking): the Earth's centre stands in for SDO (up to 0.3\" off); remake "
-            "them with `snakemake --cores all --forcerun render`", settings.name, len(unknown),
+            "movie %s: %d frames lack the observer (hgln_obs, hglt_obs, dsun_obs; written "
+            "before tracking): the Earth's centre stands in for SDO (up to 0.5\" off); remake "
+            "them with `snakemake --cores all --forcerun render` (keep_intermediates: prep)",
+            settings.name, len(unknown),
         )  # fmt: skip
     observers = [
         tracking.Observer(frame.time, *frame.observer)
