@@ -55,7 +55,7 @@ def accuracy() -> None:
     grid = tracking.Grid(4096, 0.6)
     print("accuracy, px over 3 days (max |box centre - sunpy|):")
     print("  model      lat  sun-centred  plain RotatedSunFrame  Earth for SDO")
-    for model in tracking.ROTATIONS:
+    for model in reference.MODELS:
         for lat in (0, 30, -30, 60, -60):
             crop = reference.crop_at(-55, lat, observers[0])
             got = tracking.box_centres(

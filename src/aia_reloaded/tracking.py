@@ -28,8 +28,6 @@ from sunpy.sun import constants
 
 log = logging.getLogger(__name__)
 
-ROTATIONS = ("howard", "snodgrass", "allen")  # sunpy's differential rotation models
-
 
 class TrackError(ValueError):
     """A tracked box whose point is not on the visible disk at `at`."""
@@ -155,7 +153,10 @@ def observer_at(
     (SDO's orbit moves a point of the disk by 0.07" an hour at most), else the Earth's centre."""
     known = [(abs(time - at), observer) for time, observer in frames if observer is not None]
     if not known:
-        log.warning("no frame near %s tells its observer: the Earth's centre stands in", at)
+        log.warning(
+            "no frame near %s tells its observer (at is outside the series, or its frame list "
+            "predates tracking): the Earth's centre stands in for SDO", at,
+        )  # fmt: skip
         return earth_observer(at)
     return Observer(at, *min(known, key=lambda pair: pair[0])[1])
 
