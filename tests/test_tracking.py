@@ -132,6 +132,19 @@ def test_box_follows_sunpys_rotated_point_over_three_days(model: str):
         assert centres[-1, 0] - centres[0, 0] > 300, (model, lat)  # it crossed the disk
 
 
+def test_config_crop_moves_the_frame_not_the_sun():
+    """With the config's crop [x0, x1, y0, y1], frame pixel (col, row) is prepped pixel
+    (col + x0, row + y0): the same point of the Sun, the same path, shifted."""
+    observers = sdo_observers(THREE_DAYS[:9])
+    crop = crop_at(-30, 20, observers[0])
+    whole = tracking.Track(observers[0], "howard", tracking.Grid(4096, 0.6))
+    cut = tracking.Track(observers[0], "howard", tracking.Grid(4096, 0.6, (1000, 600)))
+    moved = [crop[0], crop[1], crop[2] - 1000, crop[3] - 600]
+    expected = tracking.box_centres(whole, crop, observers, (4096, 4096), "ar") - [1000, 600]
+    got = tracking.box_centres(cut, moved, observers, (3000, 3000), "ar")
+    assert np.abs(got - expected).max() < 1e-6
+
+
 def test_rotation_models_give_sunpys_rates():
     """The Stonyhurst longitude of the box centre, taken back to `at`'s frame (the Sun's
     sidereal rotation), moves as sunpy's model says; the models differ by many pixels."""
