@@ -11,7 +11,8 @@
    for the sub-pixel box (bicubic) and the whole-pixel box;
 3. cost per frame: the box centres of a batch (one sunpy transform for all its frames), and
    the crop of a 4096 x 4096 frame to 1024 x 1024, whole-pixel slice against sub-pixel shift,
-   and the decoding of the JPEG that both follow.
+   and the decoding of the JPEG that both follow; with reproject, sunpy's nodes and the
+   remap of a frame.
 
 With --figure, it also writes a side-by-side image: the fixed box and the tracked box of the
 same synthetic series (a bright region drawn where sunpy's rotation puts it, 24 hours).
@@ -34,7 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import test_tracking as reference  # tests/test_tracking.py: sunpy's positions
 
-from aia_reloaded import tracking
+from aia_reloaded import tracking, video
 from aia_reloaded.video import subpixel_box
 
 THREE_DAYS = reference.THREE_DAYS
@@ -117,6 +118,19 @@ def cost(repeats: int) -> None:
     sub = median_ms(lambda: subpixel_box(frame, (1711.87, 2011.38), (1024, 1024)), repeats)
     print(f"crop 4096^2 -> 1024^2: whole-pixel {whole:.2f} ms, sub-pixel {sub:.2f} ms a frame "
           f"(decoding the 4096^2 JPEG: {decode:.0f} ms)")  # fmt: skip
+    # reproject: sunpy places nodes every NODE_STEP px (65 x 65 for 1024^2), OpenCV remaps
+    times = [THREE_DAYS[0] + timedelta(hours=h) for h in (0, 12)]
+    observers = reference.sdo_observers(times)
+    track = tracking.Track(observers[0], "howard", grid, reproject=True)
+    axes = [c + np.arange(1024) for c in crop[2:]]
+    node_axes = [np.linspace(a[0], a[-1], 1024 // video.NODE_STEP + 1) for a in axes]
+    nodes = tracking.reprojection_nodes(track, *node_axes, observers[1:])
+    place = median_ms(
+        lambda: tracking.reprojection_nodes(track, *node_axes, observers[1:]), repeats
+    )
+    weights = [video._interpolation(n, a) for n, a in zip(node_axes, axes, strict=True)]
+    remap = median_ms(lambda: video.reprojected_box(frame, nodes[0], weights, 1), repeats)
+    print(f"reproject 4096^2 -> 1024^2: nodes {place:.1f} ms, remap {remap:.1f} ms a frame")
 
 
 def figure(path: Path) -> None:

@@ -19,6 +19,7 @@ from sunpy.coordinates import (
     Helioprojective,
     RotatedSunFrame,
     get_earth,
+    propagate_with_solar_surface,
     transform_with_sun_center,
 )
 from sunpy.sun.models import differential_rotation
@@ -288,13 +289,15 @@ def best_shift(frame: np.ndarray, image: np.ndarray) -> int:
 @pytest.mark.slow
 def test_workflow_tracked_movie(tmp_path: Path):
     """Three triplets 2 hours apart: the tracked box moves as the headers' observers and the
-    rotation say; a change of the rotation model re-encodes that movie alone."""
+    rotation say; a change of the rotation model re-encodes that movie alone. A reprojected
+    box shows at `at` what the fixed box shows."""
     data = tmp_path / "data"
     make_series(data, 3, size=256, seed=4, noise=False, cadence_s=7200)
     box = {"crop": [64, 64, 96, 80], "timestamp": False, "colour_key": False, "contrast": 1}
     movies = [
         {"name": "fixed", **box},
         {"name": "tracked", **box, "track": {"at": None, "rotation": "howard"}},
+        {"name": "reprojected", **box, "track": {"reproject": True}},
     ]
     workdir = make_workdir(tmp_path / "run", input_dir=str(data), movies=movies)
     snakemake(workdir)
@@ -315,8 +318,11 @@ def test_workflow_tracked_movie(tmp_path: Path):
     expected = tracking.box_centres(track, box["crop"], observers, (256, 256), "t")
     expected -= expected[0]
     assert expected[-1, 0] > 3  # 4 hours at 9.6"/px
-    fixed, tracked = (decode(results / "movies" / f"{m}.mp4") for m in ("fixed", "tracked"))
-    assert len(fixed) == len(tracked) == 3
+    fixed, tracked, reprojected = (
+        decode(results / "movies" / f"{m}.mp4") for m in ("fixed", "tracked", "reprojected")
+    )
+    assert len(fixed) == len(tracked) == len(reprojected) == 3
+    assert (reprojected[0] == fixed[0]).all()  # at `at`, the reprojection changes nothing
     for k, row in enumerate(rows):  # the whole-pixel crop nearest the box fits it best
         frame = cv2.imread(str(results / "frames" / row["frame"]))[..., ::-1].astype(float)
         assert best_shift(frame, fixed[k]) == 0
@@ -331,3 +337,51 @@ def test_workflow_tracked_movie(tmp_path: Path):
         "movies/tracked.mp4",
         *(f"segments/tracked/{row['frame'].split('/')[0]}.mp4" for row in rows),
     }
+
+
+def surface_pattern(size: int, scale: float, observer: tracking.Observer, at: tracking.Observer):
+    """A frame showing a pattern fixed to the rotating surface: each pixel's point of the
+    disk taken back to `at` by sunpy (propagate_with_solar_surface), then cos x cos of its
+    Stonyhurst longitude and latitude there (4 degree period)."""
+    rows, cols = np.indices((size, size))
+    matrix = sky_of_pixels(size, scale)
+    tx, ty = np.tensordot(matrix[:, :2], [cols, rows], axes=1) + matrix[:, 2, None, None]
+    seen_from = tracking._observers([observer])[0]
+    frame = Helioprojective(observer=seen_from, obstime=seen_from.obstime)
+    with np.errstate(invalid="ignore"):
+        surface = SkyCoord(tx.ravel() * u.arcsec, ty.ravel() * u.arcsec, frame=frame).make_3d()
+    with propagate_with_solar_surface():
+        back = SkyCoord(surface).transform_to(HeliographicStonyhurst(obstime=Time(at.time)))
+    lon, lat = (np.radians(a.deg).reshape(size, size) * 90 for a in (back.lon, back.lat))
+    pattern = np.nan_to_num(120 + 100 * np.cos(lon) * np.cos(lat), nan=0)
+    return np.dstack([pattern] * 3).astype(np.uint8)
+
+
+def test_reprojected_box_shows_the_region_as_seen_at_at(tmp_path: Path):
+    """A pattern fixed to the surface, over 2 days: reprojected, the box shows what it showed
+    at `at` in every frame; merely tracked, it foreshortens and shears."""
+    size, scale = 512, 4.8
+    times = [START + timedelta(hours=12 * i) for i in range(5)]
+    observers = sdo_observers(times)
+    (tmp_path / "frames").mkdir()
+    rows = []
+    for time, observer in zip(times, observers, strict=True):
+        name = f"frames/{time:%Y%m%dT%H%M%S}.jpg"
+        frame = surface_pattern(size, scale, observer, observers[0])
+        cv2.imwrite(str(tmp_path / name), frame, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        rows.append((name, time.isoformat(), observer.lon, observer.lat, observer.distance))
+    write_csv(tmp_path / "list.csv", ("frame", "t_obs", "hgln_obs", "hglt_obs", "dsun_obs"), rows)
+    crop = crop_at(-35, 20, observers[0], size, scale, w=64)
+    movies = {}
+    for reproject in (False, True):
+        settings = MovieSettings(
+            f"r{reproject}", crop=crop, frame_size=[128, 128], timestamp=False, colour_key=False,
+            contrast=1, track={"at": None, "rotation": "howard", "reproject": reproject},
+        )  # fmt: skip
+        track = tracking.Track(observers[0], "howard", tracking.Grid(size, scale), reproject)
+        movie = tmp_path / f"{settings.name}.mp4"
+        make_movie([tmp_path / "list.csv"], tmp_path, movie, settings, [], track=track)
+        movies[reproject] = decode(movie).astype(float)
+    change = {r: [np.abs(m[k] - m[0]).mean() for k in range(1, 5)] for r, m in movies.items()}
+    assert max(change[True]) < 5, change  # grey levels (3.4 measured): the same region
+    assert min(change[False][1:]) > 5 * max(change[True]), change  # 46-57 measured

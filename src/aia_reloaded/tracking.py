@@ -129,21 +129,27 @@ def rotated_positions(
         moved = point.transform_to(HeliographicStonyhurst(obstime=times))
         seen = moved.transform_to(Helioprojective(observer=seen_from, obstime=times))
     sky = np.stack([seen.Tx.to_value(u.arcsec), seen.Ty.to_value(u.arcsec)], axis=-1)
-    # visible: on the observer's side of the point's tangent plane (sunpy's is_visible()
-    # allows 1 m, and the transforms' rounding puts visible points deeper than that)
-    point_xyz = moved.cartesian.xyz.to_value(u.m)
-    facing = (point_xyz * seen_from.cartesian.xyz.to_value(u.m)).sum(axis=0)
-    return sky, facing >= (point_xyz**2).sum(axis=0)
+    return sky, _visible(moved, seen_from)
+
+
+def _visible(points: SkyCoord, observer: SkyCoord) -> np.ndarray:
+    """Whether surface points (shape (n,)) are on the observer's (one, or one each) side of
+    their tangent plane: sunpy's is_visible() allows 1 m, and the transforms' rounding puts
+    visible points deeper than that."""
+    xyz = points.cartesian.xyz.to_value(u.m)
+    facing = (xyz * observer.cartesian.xyz.to_value(u.m).reshape(3, -1)).sum(axis=0)
+    return facing >= (xyz**2).sum(axis=0)
 
 
 @dataclass(frozen=True)
 class Track:
     """A movie's tracking: the observer at `at`, when the box is where its crop puts it, the
-    rotation model and the frames' grid."""
+    rotation model and the frames' grid; reproject: show the region as seen at `at`."""
 
     at: Observer
     rotation: str
     grid: Grid
+    reproject: bool = False
 
 
 def observer_at(
@@ -197,3 +203,28 @@ def _say(name: str, what: str, observers: Sequence[Observer], where: np.ndarray)
             "movie %s: %s from the frame of %s (%d of %d frames)",
             name, what, f"{first.astimezone(UTC):%Y-%m-%d %H:%M:%S}", where.sum(), len(where),
         )  # fmt: skip
+
+
+def reprojection_nodes(
+    track: Track, cols: np.ndarray, rows: np.ndarray, observers: Sequence[Observer]
+) -> np.ndarray:
+    """Where the surface seen at frame pixels (cols x rows) at `at` lies in each frame: frame
+    pixels (col, row), shape (frames, rows, cols, 2); NaN off the disk at `at` and behind the
+    limb in the frame. One sunpy transform a frame."""
+    col, row = np.meshgrid(cols, rows)
+    tx, ty = track.grid.sky(np.stack([col.ravel(), row.ravel()], axis=-1)).T
+    at = _observers([track.at])[0]
+    seen_at = SkyCoord(tx * u.arcsec, ty * u.arcsec, frame=Helioprojective(observer=at))
+    with np.errstate(invalid="ignore"):
+        surface = SkyCoord(seen_at.make_3d()).transform_to(
+            HeliographicStonyhurst(obstime=at.obstime)
+        )
+    nodes = []
+    for observer in _observers(observers):
+        with propagate_with_solar_surface(track.rotation):
+            moved = surface.transform_to(HeliographicStonyhurst(obstime=observer.obstime))
+            seen = moved.transform_to(Helioprojective(observer=observer, obstime=observer.obstime))
+        sky = np.stack([seen.Tx.to_value(u.arcsec), seen.Ty.to_value(u.arcsec)], axis=-1)
+        sky[~_visible(moved, observer)] = np.nan
+        nodes.append(track.grid.pixels(sky).reshape(*col.shape, 2))
+    return np.array(nodes)

@@ -13,14 +13,16 @@ segments show what one pass over the series would.
 from __future__ import annotations
 
 import collections
+import functools
 import itertools
 import logging
+import math
 import os
 import shutil
 import statistics
 import subprocess
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -82,7 +84,7 @@ class MovieSettings:
     colour_key: bool = True
     stride: int = 1
     gaps: str = "ignore"
-    track: dict | None = None  # {at, rotation}: the crop follows the Sun's rotation
+    track: dict | None = None  # {at, rotation, reproject}: the crop follows the Sun's rotation
 
 
 @dataclass(frozen=True)
@@ -472,19 +474,22 @@ def subpixel_box(image: np.ndarray, centre: Sequence[float], size: Size) -> np.n
 
 
 def movie_image(
-    path: Path, geo: Geometry, source: Size, factor: int, centre: Sequence[float] | None = None
+    path: Path,
+    geo: Geometry,
+    source: Size,
+    factor: int,
+    tracked: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
-    """A frame JPEG decoded at 1/factor, cropped on the exact pixel (or, for a tracked box,
-    centred on the fractional frame pixel `centre`), scaled to geo.size (RGB)."""
+    """A frame JPEG decoded at 1/factor, cropped on the exact pixel (or by `tracked`, which
+    takes the tracked box from the decoded image), scaled to geo.size (RGB)."""
     image = cv2.imread(str(path), REDUCED[factor])
     if image is None:
         raise FrameError(path)
-    x, y, w, h = (geo.crop[2], geo.crop[3], *geo.crop[:2]) if geo.crop else (0, 0, *source)
-    if centre is None:
+    if tracked is not None:
+        box = tracked(image)
+    else:
+        x, y, w, h = (geo.crop[2], geo.crop[3], *geo.crop[:2]) if geo.crop else (0, 0, *source)
         box = image[y // factor : (y + h) // factor, x // factor : (x + w) // factor]
-    else:  # pixel (col, row) at 1/factor: (col + 0.5) / factor - 0.5
-        reduced = [(c + 0.5) / factor - 0.5 for c in centre]
-        box = subpixel_box(image, reduced, (w // factor, h // factor))
     if box.shape[1::-1] != geo.size:
         shrink = box.shape[1] > geo.size[0]
         box = cv2.resize(box, geo.size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
@@ -538,15 +543,15 @@ def movie_images(
     geo: Geometry,
     source: Size,
     key: Sequence[tuple[int, Sequence[int]]],
-    centres: dict[Path, Sequence[float]] | None = None,
+    boxes: dict[Path, Callable[[np.ndarray], np.ndarray]] | None = None,
 ) -> Iterator[np.ndarray]:
-    """The images of a plan with their overlays, each frame decoded once; centres: the
-    centre of a tracked box in each frame, by path."""
+    """The images of a plan with their overlays, each frame decoded once; boxes: how to take
+    the tracked box from each frame decoded at 1/reduction(), by path (tracked_boxes)."""
     key = key if settings.colour_key else None
-    factor = reduction(geo, source, centres is not None)
+    factor = reduction(geo, source, boxes is not None)
     paths = (frame.path for frame in dict.fromkeys(frame for frame, _gap in plan))
-    centre = (centres or {}).get
-    decoded = _ahead(paths, lambda path: movie_image(path, geo, source, factor, centre(path)))
+    box = (boxes or {}).get
+    decoded = _ahead(paths, lambda path: movie_image(path, geo, source, factor, box(path)))
     current, images = None, {}
     for frame, gap in plan:
         if frame is not current:
@@ -618,7 +623,7 @@ def make_segment(
             return 0
         source = image_size(plan[0][0].path)
         geo = geometry(settings, source)
-        centres = None if track is None else tracked_centres(plan, geo, source, settings, track)
+        boxes = None if track is None else tracked_boxes(plan, geo, source, settings, track)
         command = encoder_command(ffmpeg_exe(), settings, geo, tmp, threads)
         log.info(
             "movie %s: %d images (%d fill data gaps) of %d frames of %dx%d decoded at 1/%d, "
@@ -627,30 +632,31 @@ def make_segment(
             reduction(geo, source, track is not None), geo.crop, " tracked" if track else "",
             *geo.size, *geo.padded, " ".join(command),
         )  # fmt: skip
-        images = movie_images(plan, settings, geo, source, key, centres)
+        images = movie_images(plan, settings, geo, source, key, boxes)
         return encode(images, len(plan), settings.name, command)
 
 
 def movie_track(track: dict, reference: Sequence[Frame]) -> tracking.Track:
-    """The tracking of a segment's params {at, rotation, size, plate_scale, corner}, the
-    observer at `at` from the reference frames (those of the batch holding `at`)."""
+    """The tracking of a segment's params {at, rotation, reproject, size, plate_scale,
+    corner}, the observer at `at` from the reference frames (those of the batch holding `at`)."""
     from aia_reloaded import tracking
 
     at = parse_time(track["at"])
     observer = tracking.observer_at(at, [(frame.time, frame.observer) for frame in reference])
     grid = tracking.Grid(track["size"], track["plate_scale"], tuple(track["corner"]))
-    return tracking.Track(observer, track["rotation"], grid)
+    return tracking.Track(observer, track["rotation"], grid, track["reproject"])
 
 
-def tracked_centres(
+def tracked_boxes(
     plan: Sequence[tuple[Frame, bool]],
     geo: Geometry,
     source: Size,
     settings: MovieSettings,
     track: tracking.Track,
-) -> dict[Path, tuple[float, float]]:
-    """The centre of the tracked box in each frame of a plan, by path (tracking.box_centres);
-    a frame without observer columns is taken as seen from the Earth's centre."""
+) -> dict[Path, Callable[[np.ndarray], np.ndarray]]:
+    """How to take the tracked box from each frame of a plan decoded at 1/reduction(), by
+    path: centred on tracking.box_centres, or reprojected as seen at `at`. A frame without
+    observer columns is taken as seen from the Earth's centre."""
     from aia_reloaded import tracking  # sunpy takes a second to import: tracked movies only
 
     shown = list(dict.fromkeys(frame for frame, _gap in plan))
@@ -668,13 +674,61 @@ def tracked_centres(
         else tracking.earth_observer(frame.time)
         for frame in shown
     ]
+    factor = reduction(geo, source, tracked=True)
+    w, h, x, y = geo.crop
+    size = (w // factor, h // factor)
     start = perf_counter()
-    centres = tracking.box_centres(track, geo.crop, observers, source, settings.name)
+    if track.reproject:
+        tracking.surface_point(tracking.crop_centre(geo.crop), track.at, track.grid)  # on disk?
+        # pixel i of the box at 1/factor shows frame pixel x + (i + 0.5) * factor - 0.5
+        axes = [c + (np.arange(n) + 0.5) * factor - 0.5 for c, n in zip((x, y), size, strict=True)]
+        node_axes = [np.linspace(a[0], a[-1], math.ceil(len(a) / NODE_STEP) + 1) for a in axes]
+        nodes = tracking.reprojection_nodes(track, *node_axes, observers)
+        weights = [_interpolation(n, a) for n, a in zip(node_axes, axes, strict=True)]
+        boxes = [functools.partial(reprojected_box, nodes=n, weights=weights, factor=factor)
+                 for n in nodes]  # fmt: skip
+        how = f"reprojected as seen at {track.at.time:%Y-%m-%d %H:%M:%S}"
+    else:
+        centres = tracking.box_centres(track, geo.crop, observers, source, settings.name)
+        boxes = [
+            functools.partial(subpixel_box, centre=(c + 0.5) / factor - 0.5, size=size)
+            for c in centres
+        ]
+        how = f"centred from ({centres[0][0]:.2f}, {centres[0][1]:.2f}) to "
+        how += f"({centres[-1][0]:.2f}, {centres[-1][1]:.2f})"
     log.info(
-        "movie %s: tracked box centres of %d frames in %.3f s, from (%.2f, %.2f) to (%.2f, %.2f)",
-        settings.name, len(shown), perf_counter() - start, *centres[0], *centres[-1],
+        "movie %s: the tracked boxes of %d frames in %.3f s, %s",
+        settings.name, len(shown), perf_counter() - start, how,
     )  # fmt: skip
-    return {frame.path: tuple(centre) for frame, centre in zip(shown, centres, strict=True)}
+    return {frame.path: box for frame, box in zip(shown, boxes, strict=True)}
+
+
+NODE_STEP = 16  # box pixels between the nodes where sunpy places a reprojection
+
+
+def _interpolation(nodes: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The (points, nodes) float32 matrix of linear interpolation between the nodes."""
+    weights = [np.interp(points, nodes, unit) for unit in np.eye(len(nodes))]
+    return np.stack(weights, axis=1).astype(np.float32)
+
+
+def reprojected_box(
+    image: np.ndarray, nodes: np.ndarray, weights: Sequence[np.ndarray], factor: int
+) -> np.ndarray:
+    """The box whose pixels show the frame pixels (col, row) of `nodes` (rows, cols, 2; NaN:
+    black), interpolated between them by the float32 weights (cols, rows), from an image
+    decoded at 1/factor: a bicubic remap."""
+    cols, rows = weights
+    valid = ~np.isnan(nodes[..., 0])
+    maps = [
+        (rows @ np.where(valid, nodes[..., k], 0).astype(np.float32) @ cols.T + 0.5) / factor - 0.5
+        for k in (0, 1)
+    ]
+    if not valid.all():  # black where a NaN node is among the four around
+        outside = rows @ valid.astype(np.float32) @ cols.T < 1 - 1e-4
+        for axis in maps:
+            axis[outside] = -1e4
+    return cv2.remap(image, *maps, cv2.INTER_CUBIC, borderValue=0)
 
 
 def packets(path: str | Path) -> list[tuple[int, int]]:

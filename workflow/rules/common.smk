@@ -256,7 +256,7 @@ def previous_frames(wildcards):
 def track_settings(wildcards):
     """What a tracked movie's segments need to place the box ({} for a fixed box): `at`
     (default: the first triplet of the series, the same for every segment), the rotation
-    model and the frames' grid (prep's size and plate scale, the config crop's corner).
+    model, whether to reproject, and the frames' grid (prep's size and plate scale, the config crop's corner).
     """
     track = movie_settings(wildcards).get("track")
     if track is None:
@@ -268,6 +268,7 @@ def track_settings(wildcards):
     return {
         "at": at,
         "rotation": track.get("rotation", "howard"),
+        "reproject": track.get("reproject", False),
         "size": config["prep"]["size"],
         "plate_scale": config["prep"]["plate_scale"],
         "corner": [x0, y0],
