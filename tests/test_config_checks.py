@@ -163,6 +163,24 @@ CASES |= {
         _looks(detail=[0, 100, 4000, 5000]),
         "config key preview.detail: [0, 100, 4000, 5000] is not allowed; [x0, x1, y0, y1] must",
     ),
+    "tracked box off the disk": (
+        {"movies": [{"name": "ar", "crop": [256, 256, 3800, 1920], "track": {"at": "2012-08-31"}}]},
+        'config key movies[0] (ar).track: the box centre, pixel (3927.5, 2047.5) at (1128", 0"), '
+        'is off the solar disk (radius 950") at 2012-08-31 00:00:00: a tracked box must be '
+        "centred on the disk.",
+    ),
+    "tracked box at no time": (
+        {"movies": [{"name": "ar", "crop": [256, 256, 1800, 1920], "track": {"at": "noon"}}]},
+        "config key movies[0] (ar).track.at: 'noon' is not a time; give one such as",
+    ),
+    "tracked box without a crop": (
+        {"movies": [{"name": "ar", "track": {}}]},
+        "movie 'ar': track follows the crop; give the movie a crop.",
+    ),
+    "unknown rotation model": (
+        {"movies": [{"name": "ar", "crop": [256, 256, 0, 0], "track": {"rotation": "rigid"}}]},
+        "movies[0].track.rotation: 'rigid' is not allowed; it must be one of howard, snodgrass",
+    ),
     "preview unknown key": (
         _looks(sise=512),
         "unknown key sise in preview; allowed keys are detail, looks, size.",

@@ -44,6 +44,11 @@ def default_run(tmp_path_factory) -> Path:
 def test_both_paths_make_identical_frames(demo_run: Path, default_run: Path):
     staged, in_memory = (_frame_bytes(run / "results") for run in (demo_run, default_run))
     assert len(staged) == 3 and in_memory == staged
+    # and the same frame lists: each frame's time and SDO's position from its headers
+    lists = [read_csv(run / "results" / "frames.csv") for run in (demo_run, default_run)]
+    observed = [[{k: v for k, v in row.items() if k != "frame"} for row in rows] for rows in lists]
+    assert observed[0] == observed[1] and len(observed[0]) == 3
+    assert all(1.47e11 < float(row["dsun_obs"]) < 1.53e11 for row in observed[0])
     # the default path kept no full-size intermediate, and made no preview unasked
     results = default_run / "results"
     assert not any(results.rglob("*.npy")) and not (results / "rendered").exists()

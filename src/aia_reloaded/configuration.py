@@ -12,7 +12,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from aia_reloaded import pairing, perceptual, products, video
+from aia_reloaded import pairing, perceptual, products, reading, video
 
 
 class ConfigError(ValueError):
@@ -153,6 +153,29 @@ def check(config: Mapping) -> None:
     if config["input_dir"] != "demo":
         check_input_dir(config["input_dir"])
     check_output_dir(config["output_dir"])
+
+
+def _check_track(key: str, movie: Mapping, config: Mapping, corner: tuple[int, int]) -> None:
+    """ConfigError if track.at is no time, or the box's centre is off the disk then (seen from
+    the Earth's centre: the segments check it again from SDO)."""
+    at = movie["track"].get("at")
+    if at is None:
+        return
+    try:
+        time = reading.parse_time(at)
+    except ValueError:
+        raise ConfigError(
+            f"config key {key}.track.at: {at!r} is not a time; give one such as "
+            "2012-08-31T19:45:00 (UTC), or null for the movie's first frame."
+        ) from None
+    from aia_reloaded import tracking  # sunpy takes a second to import: tracked movies only
+
+    grid = tracking.Grid(config["prep"]["size"], config["prep"]["plate_scale"], corner)
+    centre = tracking.crop_centre(movie["crop"])
+    try:
+        tracking.surface_point(centre, tracking.earth_observer(time), grid)
+    except tracking.TrackError as error:
+        raise ConfigError(f"config key {key}.track: {error}") from None
 
 
 def _check_box(key: str, box, size: int) -> None:
@@ -327,12 +350,23 @@ def products_of(config: Mapping) -> list[dict]:
     return specs
 
 
+def product_box(spec: Mapping, size: int) -> tuple[int, int, int, int]:
+    """[x0, x1, y0, y1] of a product's frames (not panels) in the prepped size x size."""
+    box = spec["look"]["box"] if spec["kind"] == "composite" else spec["box"]
+    return tuple(box or (0, size, 0, size))
+
+
+def product_corner(spec: Mapping) -> tuple[int, int]:
+    """Where a product's frames (not panels) start in the prepped image: x0, y0."""
+    x0, _x1, y0, _y1 = product_box(spec, 0)
+    return x0, y0
+
+
 def product_size(spec: Mapping, size: int) -> tuple[int, int]:
     """Width and height of a product's frames, from prepped frames of size x size."""
     if spec["kind"] == "panels":
         return products.panel_size(spec)
-    box = spec["look"]["box"] if spec["kind"] == "composite" else spec["box"]
-    x0, x1, y0, y1 = box or (0, size, 0, size)
+    x0, x1, y0, y1 = product_box(spec, size)
     return x1 - x0, y1 - y0
 
 
@@ -417,3 +451,13 @@ def check_movies(config: Mapping) -> None:
         video.check_movies(config["movies"], lambda movie: sizes[movie.get("product", first)])
     except ValueError as error:
         raise ConfigError(f"config key movies: {error}") from None
+    for i, movie in enumerate(config["movies"]):
+        if movie.get("track"):
+            where = f"movies[{i}] ({movie['name']})"
+            spec = specs[movie.get("product", first)]
+            if spec["kind"] == "panels":
+                raise ConfigError(
+                    f"config key {where}.track: product {spec['name']} is panels, whose "
+                    "frames are no image of the Sun; track a movie of another product."
+                )
+            _check_track(where, movie, config, product_corner(spec))

@@ -44,6 +44,7 @@ class Header:
     exptime: float
     quality: int
     geometry: Geometry
+    observer: tuple[float, float, float] | None = None  # Stonyhurst lon, lat (deg), distance (m)
 
 
 def _keyword(header: fits.Header, path: Path, *names: str) -> float:
@@ -81,6 +82,28 @@ def _pc_matrix(header: fits.Header, cdelt: tuple[float, float]) -> np.ndarray:
     )
 
 
+def _observer(header: fits.Header, time: datetime) -> tuple[float, float, float] | None:
+    """Where the image was taken from: HGLN_OBS, HGLT_OBS, DSUN_OBS, else the Carrington
+    CRLN_OBS, CRLT_OBS in Stonyhurst; None if the header has neither."""
+
+    def number(name):
+        value = header.get(name)
+        return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+    lon, lat, distance = number("HGLN_OBS"), number("HGLT_OBS"), number("DSUN_OBS")
+    if distance is None:
+        return None
+    if lon is not None and lat is not None:
+        return lon, lat, distance
+    lon, lat = number("CRLN_OBS"), number("CRLT_OBS")
+    if lon is None or lat is None:
+        return None
+    from aia_reloaded.tracking import from_carrington  # sunpy: only for such headers
+
+    observer = from_carrington(time, lon, lat, distance)
+    return observer.lon, observer.lat, observer.distance
+
+
 def parse_header(header: fits.Header, path: str | Path) -> Header:
     """The pipeline's view of a level-1 header; raises InputError on a missing or bad keyword."""
     path = Path(path)
@@ -110,6 +133,7 @@ def parse_header(header: fits.Header, path: str | Path) -> Header:
         exptime=exptime,
         quality=int(header.get("QUALITY", 0)),
         geometry=geometry,
+        observer=_observer(header, time),
     )
 
 

@@ -36,14 +36,21 @@ from aia_reloaded.writing import atomic_path, read_csv, save_array, write_csv, w
 log = logging.getLogger(__name__)
 
 INDEX = "index.csv"
-INDEX_COLUMNS = ("triplet", "t_obs")
+OBSERVATION = ("t_obs", "hgln_obs", "hglt_obs", "dsun_obs")  # time, observer (deg, deg, m)
+INDEX_COLUMNS = ("triplet", *OBSERVATION)
 SKIP_COLUMNS = ("file", "time", "reason")
-FRAME_COLUMNS = ("frame", "t_obs")
+FRAME_COLUMNS = ("frame", *OBSERVATION)
 
 
 def channel_file(directory: str | Path, triplet: str, wavelength: int) -> Path:
     """The .npy file of one channel of a triplet in a stage directory."""
     return Path(directory) / f"{triplet}_{wavelength}.npy"
+
+
+def observation(header: Header) -> tuple[str, ...]:
+    """The OBSERVATION columns of a header: its time, and its observer ('' if unknown)."""
+    observer = header.observer or ("", "", "")
+    return (header.time.isoformat(timespec="milliseconds"), *map(str, observer))
 
 
 def read_index(directory: str | Path) -> list[dict[str, str]]:
@@ -101,8 +108,8 @@ def prep_triplet(
     interpolation: str,
     threads: int = 1,
     buffers: Buffers | None = None,
-) -> tuple[str, list[np.ndarray]]:
-    """Observation time (of the first channel) and prepped channels of one triplet's files.
+) -> tuple[tuple[str, ...], list[np.ndarray]]:
+    """The observation (of the first channel) and prepped channels of one triplet's files.
 
     With `buffers`, the channels are arrays of the calling thread that its next call reuses
     (and `threads` must be 1).
@@ -121,7 +128,7 @@ def prep_triplet(
         with ThreadPoolExecutor(threads) as pool:
             prepped = list(pool.map(prep_channel, range(len(files)), files, channels))
     headers: list[Header] = [h for h, _ in prepped]
-    return headers[0].time.isoformat(timespec="milliseconds"), [image for _, image in prepped]
+    return observation(headers[0]), [image for _, image in prepped]
 
 
 def enhance_channels(
@@ -150,13 +157,13 @@ def prep_batch(
     index, skipped = [], []
     for name, files in triplets:
         try:
-            t_obs, prepped = prep_triplet(files, channels, size, plate_scale, interpolation)
+            observed, prepped = prep_triplet(files, channels, size, plate_scale, interpolation)
         except InputError as error:
             skipped.append(Skip(error.path, name, error.problem))
             continue
         for wl, image in zip(channels, prepped, strict=True):
             save_array(channel_file(out_dir, name, wl), image)
-        index.append((name, t_obs))
+        index.append((name, *observed))
         log.info("prepped %s", name)
     write_csv(out_dir / INDEX, INDEX_COLUMNS, index)
     return skipped
@@ -184,13 +191,13 @@ def prep_reference(
     ordered = sorted(triplets, key=lambda triplet: triplet[0] != reference)
     for name, files in ordered:
         try:
-            t_obs, prepped = prep_triplet(files, channels, **prep_settings, threads=threads)
+            observed, prepped = prep_triplet(files, channels, **prep_settings, threads=threads)
         except InputError as error:
             log.warning("reference candidate %s skipped: %s", name, error)
             continue
         if reference and reference != name:
             log.warning("reference %s not prepped (see skipped.csv): levels of %s", reference, name)
-        return name, t_obs, prepped
+        return name, observed[0], prepped
     raise ValueError(
         "every triplet of the reference batch was skipped (see skipped.csv); "
         "set `reference` to a good triplet"
@@ -290,7 +297,8 @@ def scale_batch(
         enhance_channels(images, channel_enhancements(levels, channels))
         for wl, image, scale in zip(channels, images, scales, strict=True):
             save_array(channel_file(out_dir, row["triplet"], wl), scale_channel(image, *scale))
-    write_csv(out_dir / INDEX, INDEX_COLUMNS, [(r["triplet"], r["t_obs"]) for r in index])
+    rows = [[row.get(column, "") for column in INDEX_COLUMNS] for row in index]
+    write_csv(out_dir / INDEX, INDEX_COLUMNS, rows)
 
 
 def compose_frame(
@@ -343,7 +351,8 @@ def compose_batch(
     look: dict,
     quality: int,
 ) -> None:
-    """The frames of a scaled batch and their list (frame, t_obs), in a look (compose_frame).
+    """The frames of a scaled batch and their list (frame, OBSERVATION), in a look
+    (compose_frame).
 
     The list names each frame by its path from the parent of frames_dir (batch/triplet.jpg).
     """
@@ -353,7 +362,7 @@ def compose_batch(
         scaled = [np.load(channel_file(scaled_dir, row["triplet"], wl)) for wl in channels]
         name = f"{row['triplet']}.jpg"
         write_jpeg(Path(frames_dir) / name, compose_frame(scaled, look), quality)
-        rows.append((f"{Path(frames_dir).name}/{name}", row["t_obs"]))
+        rows.append((f"{Path(frames_dir).name}/{name}", *(row.get(c, "") for c in OBSERVATION)))
     write_csv(frame_list, FRAME_COLUMNS, rows)
 
 
@@ -538,11 +547,12 @@ def render_batch(
     `threads` triplets at a time; the first product is the config's own (levels.yaml), the
     frames of each go to its output.
 
-    Writes the frames and their lists (frame, t_obs; each frame by its path from the parent
-    of its folder, batch/triplet.jpg); returns the triplets that were skipped. The same
-    frames of the first product as prep_batch, scale_batch and compose_batch, without their
-    files; each file is read and warped once, whatever the number of products. `others`:
-    triplets outside the batch that its differences may subtract, prepped in their channels.
+    Writes the frames and their lists (frame, OBSERVATION; each frame by its path from the
+    parent of its folder, batch/triplet.jpg); returns the triplets that were skipped. The
+    same frames of the first product as prep_batch, scale_batch and compose_batch, without
+    their files; each file is read and warped once, whatever the number of products.
+    `others`: triplets outside the batch that its differences may subtract, prepped in
+    their channels.
     """
     for output in outputs:
         output.frames_dir.mkdir(parents=True, exist_ok=True)
@@ -565,9 +575,9 @@ def render_batch(
         finally:  # whatever happens, no thread waits for it
             store.put(name, prepped and dict(zip(raw, prepped, strict=True)))
 
-    def render(name: str, files: Sequence[str]) -> tuple[str, list[bool]]:
+    def render(name: str, files: Sequence[str]) -> tuple[tuple[str, ...], list[bool]]:
         try:
-            t_obs, prepped = prep_triplet(files, channels, **prep_settings, buffers=buffers)
+            observed, prepped = prep_triplet(files, channels, **prep_settings, buffers=buffers)
         except BaseException:
             store.put(name, None)  # no thread waits for it
             raise
@@ -581,14 +591,14 @@ def render_batch(
                     differences[product] = [own[wl] for wl in wls], [before[wl] for wl in wls]
         enhance_channels(prepped, enhancements, buffers)
         images = dict(zip(channels, prepped, strict=True))
-        frames = product_frames(images, wanted, t_obs, buffers, differences)
+        frames = product_frames(images, wanted, observed[0], buffers, differences)
         made = [frames[product.spec["name"]] is not None for product in wanted]
         for product, output, done in zip(wanted, outputs, made, strict=True):
             if done:
                 path = output.frames_dir / f"{name}.jpg"
                 write_jpeg(path, frames[product.spec["name"]], quality, buffers.empty("jpeg"))
         log.info("rendered %s", name)
-        return t_obs, made
+        return observed, made
 
     rows, skipped = [], []
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -607,7 +617,7 @@ def render_batch(
                 skipped.append(Skip(error.path, name, error.problem))
     for i, output in enumerate(outputs):
         folder = output.frames_dir.name
-        listed = [(f"{folder}/{name}.jpg", t_obs) for name, t_obs, made in rows if made[i]]
+        listed = [(f"{folder}/{name}.jpg", *seen) for name, seen, made in rows if made[i]]
         write_csv(output.frame_list, FRAME_COLUMNS, listed)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     log.info(
@@ -658,5 +668,6 @@ def product_batch(
         )
         if frames[name] is not None:
             write_jpeg(output.frames_dir / f"{row['triplet']}.jpg", frames[name], quality)
-            rows.append((f"{output.frames_dir.name}/{row['triplet']}.jpg", row["t_obs"]))
+            observed = (row.get(column, "") for column in OBSERVATION)
+            rows.append((f"{output.frames_dir.name}/{row['triplet']}.jpg", *observed))
     write_csv(output.frame_list, FRAME_COLUMNS, rows)

@@ -18,10 +18,13 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import astropy.units as u
 import cv2
 import numpy as np
 from astropy.io import fits
+from astropy.time import Time
 from astropy.wcs import WCS
+from sunpy.coordinates import get_earth
 
 from aia_reloaded.sun_model import SunModel
 
@@ -67,8 +70,9 @@ def level1_header(
     exptime: float,
     quality: int = 0,
 ) -> fits.Header:
-    """AIA level-1 header keywords for one image."""
+    """AIA level-1 header keywords for one image, observed from the Earth's centre."""
     header = fits.Header()
+    earth = get_earth(Time(time))
     cards = {
         "TELESCOP": "SDO/AIA",
         "INSTRUME": "AIA_3" if wavelength in (171, 193) else "AIA_4",
@@ -91,7 +95,9 @@ def level1_header(
         "CRVAL2": crval[1],
         "CROTA2": crota2,
         "RSUN_OBS": 960.0,
-        "DSUN_OBS": 1.496e11,
+        "DSUN_OBS": earth.radius.to_value(u.m),
+        "HGLN_OBS": earth.lon.deg,
+        "HGLT_OBS": earth.lat.deg,
         "BLANK": -32768,
     }
     for key, value in cards.items():

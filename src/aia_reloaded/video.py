@@ -2,7 +2,8 @@
 
 A movie is made in segments, one a batch, joined without re-encoding. A segment decodes its
 frames here (at 1/2, 1/4 or 1/8 size in the JPEG decoder where the movie is that much
-smaller than its crop), crops them on the exact pixel, scales them and draws the optional
+smaller than its crop), crops them on the exact pixel (a tracked box, one that follows the
+Sun's rotation as tracking.py places it, to the sub-pixel), scales them and draws the optional
 time stamp, colour key and data-gap mark (in the movie only, never in the frame JPEGs); one
 ffmpeg pads, applies the contrast and encodes to yuv420p. Which triplet each image shows
 comes from one timeline of the whole series (stride, data gaps), so that the joined
@@ -12,8 +13,10 @@ segments show what one pass over the series would.
 from __future__ import annotations
 
 import collections
+import functools
 import itertools
 import logging
+import math
 import os
 import shutil
 import statistics
@@ -24,13 +27,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from time import perf_counter
+from typing import TYPE_CHECKING
 
 import cv2
 import imageio_ffmpeg
 import numpy as np
 import PIL.Image
 
+from aia_reloaded.reading import parse_time
 from aia_reloaded.writing import atomic_path, read_csv
+
+if TYPE_CHECKING:
+    from aia_reloaded import tracking
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +85,7 @@ class MovieSettings:
     colour_key: bool = True
     stride: int = 1
     gaps: str = "ignore"
+    track: dict | None = None  # {at, rotation, reproject}: the crop follows the Sun's rotation
 
 
 @dataclass(frozen=True)
@@ -89,10 +99,12 @@ class Geometry:
 
 @dataclass(frozen=True)
 class Frame:
-    """One frame JPEG and its observation time."""
+    """One frame JPEG, its observation time and observer (Stonyhurst lon, lat in degrees,
+    distance in m; None where the frame list does not say)."""
 
     path: Path
     time: datetime
+    observer: tuple[float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +176,8 @@ def geometry(settings: MovieSettings, source: Size) -> Geometry:
             f"movie {name!r}: the frames are {source[0]}x{source[1]}, and yuv420p needs even "
             f"sizes: set frame_size to {[_even(source[0]), _even(source[1])]}."
         )
+    if settings.track is not None and crop is None:
+        raise ValueError(f"movie {name!r}: track follows the crop; give the movie a crop.")
     size = tuple(settings.frame_size or (crop[:2] if crop else source))
     padded = tuple(settings.padded_size or size)
     _check_even(name, "padded_size", padded)
@@ -186,10 +200,19 @@ def check_movies(movies: Sequence[dict], source: Callable[[dict], Size]) -> None
         geometry(MovieSettings(**movie), source(movie))
 
 
+OBSERVER = ("hgln_obs", "hglt_obs", "dsun_obs")
+
+
+def _observer(row: dict[str, str]) -> tuple[float, float, float] | None:
+    values = [row.get(column) for column in OBSERVER]
+    return tuple(map(float, values)) if all(values) else None
+
+
 def read_frames(frame_lists: Iterable[str | Path], frames_dir: str | Path) -> list[Frame]:
-    """The frames of the frame lists (columns frame, t_obs), concatenated in order."""
+    """The frames of the frame lists (columns frame, t_obs and the observer's hgln_obs,
+    hglt_obs, dsun_obs, absent from lists written before tracking), concatenated in order."""
     frames = [
-        Frame(Path(frames_dir) / row["frame"], datetime.fromisoformat(row["t_obs"]))
+        Frame(Path(frames_dir) / row["frame"], datetime.fromisoformat(row["t_obs"]), _observer(row))
         for path in frame_lists
         for row in read_csv(path)
     ]
@@ -430,11 +453,12 @@ def image_size(path: Path) -> Size:
         raise OSError(f"{path}: cannot read the frame") from None
 
 
-def reduction(geo: Geometry, source: Size) -> int:
+def reduction(geo: Geometry, source: Size, tracked: bool = False) -> int:
     """The largest JPEG decoding reduction (1, 2, 4, 8) that keeps the movie's crop exact
-    (its box on whole reduced pixels) and at least the movie's size; 1 for a movie larger than
-    its crop."""
+    (its box on whole reduced pixels; a tracked box only its size) and at least the movie's
+    size; 1 for a movie larger than its crop."""
     x, y, w, h = (geo.crop[2], geo.crop[3], *geo.crop[:2]) if geo.crop else (0, 0, *source)
+    x, y = (0, 0) if tracked else (x, y)
     fits = [
         r
         for r in REDUCED
@@ -445,13 +469,31 @@ def reduction(geo: Geometry, source: Size) -> int:
     return max(fits, default=1)  # 1: a movie larger than its crop, scaled up
 
 
-def movie_image(path: Path, geo: Geometry, source: Size, factor: int) -> np.ndarray:
-    """A frame JPEG decoded at 1/factor, cropped on the exact pixel, scaled to geo.size (RGB)."""
+def subpixel_box(image: np.ndarray, centre: Sequence[float], size: Size) -> np.ndarray:
+    """The box of `size` centred on the fractional pixel `centre` (col, row): the image
+    shifted by bicubic interpolation (edges repeated), the exact pixels at whole offsets."""
+    shift = np.array([[1, 0, centre[0] - (size[0] - 1) / 2], [0, 1, centre[1] - (size[1] - 1) / 2]])
+    flags = cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP
+    return cv2.warpAffine(image, shift, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+
+
+def movie_image(
+    path: Path,
+    geo: Geometry,
+    source: Size,
+    factor: int,
+    tracked: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> np.ndarray:
+    """A frame JPEG decoded at 1/factor, cropped on the exact pixel (or by `tracked`, which
+    takes the tracked box from the decoded image), scaled to geo.size (RGB)."""
     image = cv2.imread(str(path), REDUCED[factor])
     if image is None:
         raise FrameError(path)
-    x, y, w, h = (geo.crop[2], geo.crop[3], *geo.crop[:2]) if geo.crop else (0, 0, *source)
-    box = image[y // factor : (y + h) // factor, x // factor : (x + w) // factor]
+    if tracked is not None:
+        box = tracked(image)
+    else:
+        x, y, w, h = (geo.crop[2], geo.crop[3], *geo.crop[:2]) if geo.crop else (0, 0, *source)
+        box = image[y // factor : (y + h) // factor, x // factor : (x + w) // factor]
     if box.shape[1::-1] != geo.size:
         shrink = box.shape[1] > geo.size[0]
         box = cv2.resize(box, geo.size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
@@ -505,12 +547,15 @@ def movie_images(
     geo: Geometry,
     source: Size,
     key: Sequence[tuple[int, Sequence[int]]],
+    boxes: dict[Path, Callable[[np.ndarray], np.ndarray]] | None = None,
 ) -> Iterator[np.ndarray]:
-    """The images of a plan with their overlays, each frame decoded once."""
+    """The images of a plan with their overlays, each frame decoded once; boxes: how to take
+    the tracked box from each frame decoded at 1/reduction(), by path (tracked_boxes)."""
     key = key if settings.colour_key else None
-    factor = reduction(geo, source)
+    factor = reduction(geo, source, boxes is not None)
     paths = (frame.path for frame in dict.fromkeys(frame for frame, _gap in plan))
-    decoded = _ahead(paths, lambda path: movie_image(path, geo, source, factor))
+    box = (boxes or {}).get
+    decoded = _ahead(paths, lambda path: movie_image(path, geo, source, factor, box(path)))
     current, images = None, {}
     for frame, gap in plan:
         if frame is not current:
@@ -564,12 +609,14 @@ def make_segment(
     settings: MovieSettings,
     key: Sequence[tuple[int, Sequence[int]]],
     threads: int = 0,
+    track: tracking.Track | None = None,
 ) -> int:
     """Encode one batch's part of a movie (an empty file if it shows nothing); its length.
 
     slots: the batch's part of the movie's timeline(); frames: the batch's rendered frames;
     previous: the frame shown last before the batch; key: (wavelength, RGB colour) of each
-    channel, for the colour key.
+    channel, for the colour key; track: where the box is when, for a crop that follows the
+    Sun's rotation.
     """
     by_name = {frame.path.stem: frame for frame in frames}
     plan = segment_plan(slots, by_name, previous, settings.gaps)
@@ -580,16 +627,112 @@ def make_segment(
             return 0
         source = image_size(plan[0][0].path)
         geo = geometry(settings, source)
+        boxes = None if track is None else tracked_boxes(plan, geo, source, settings, track)
         command = encoder_command(ffmpeg_exe(), settings, geo, tmp, threads)
         log.info(
             "movie %s: %d images (%d fill data gaps) of %d frames of %dx%d decoded at 1/%d, "
-            "crop %s, %dx%d padded to %dx%d\nencoding: %s",
+            "crop %s%s, %dx%d padded to %dx%d\nencoding: %s",
             settings.name, len(plan), sum(gap for _f, gap in plan), len(frames), *source,
-            reduction(geo, source), geo.crop, *geo.size, *geo.padded, " ".join(command),
+            reduction(geo, source, track is not None), geo.crop, " tracked" if track else "",
+            *geo.size, *geo.padded, " ".join(command),
         )  # fmt: skip
-        return encode(
-            movie_images(plan, settings, geo, source, key), len(plan), settings.name, command
-        )
+        images = movie_images(plan, settings, geo, source, key, boxes)
+        return encode(images, len(plan), settings.name, command)
+
+
+def movie_track(track: dict, reference: Sequence[Frame]) -> tracking.Track:
+    """The tracking of a segment's params {at, rotation, reproject, size, plate_scale,
+    corner}, the observer at `at` from the reference frames (those of the batch holding `at`)."""
+    from aia_reloaded import tracking
+
+    at = parse_time(track["at"])
+    observer = tracking.observer_at(at, [(frame.time, frame.observer) for frame in reference])
+    grid = tracking.Grid(track["size"], track["plate_scale"], tuple(track["corner"]))
+    return tracking.Track(observer, track["rotation"], grid, track["reproject"])
+
+
+def tracked_boxes(
+    plan: Sequence[tuple[Frame, bool]],
+    geo: Geometry,
+    source: Size,
+    settings: MovieSettings,
+    track: tracking.Track,
+) -> dict[Path, Callable[[np.ndarray], np.ndarray]]:
+    """How to take the tracked box from each frame of a plan decoded at 1/reduction(), by
+    path: centred on tracking.box_centres, or reprojected as seen at `at`. A frame without
+    observer columns is taken as seen from the Earth's centre."""
+    from aia_reloaded import tracking  # sunpy takes a second to import: tracked movies only
+
+    shown = list(dict.fromkeys(frame for frame, _gap in plan))
+    unknown = [frame for frame in shown if frame.observer is None]
+    if unknown:
+        log.warning(
+            "movie %s: %d frames lack the observer (hgln_obs, hglt_obs, dsun_obs; written "
+            "before tracking): the Earth's centre stands in for SDO (up to 0.5\" off); remake "
+            "them with `snakemake --cores all --forcerun render` (keep_intermediates: prep)",
+            settings.name, len(unknown),
+        )  # fmt: skip
+    observers = [
+        tracking.Observer(frame.time, *frame.observer)
+        if frame.observer
+        else tracking.earth_observer(frame.time)
+        for frame in shown
+    ]
+    factor = reduction(geo, source, tracked=True)
+    w, h, x, y = geo.crop
+    size = (w // factor, h // factor)
+    start = perf_counter()
+    if track.reproject:
+        tracking.surface_point(tracking.crop_centre(geo.crop), track.at, track.grid)  # on disk?
+        # pixel i of the box at 1/factor shows frame pixel x + (i + 0.5) * factor - 0.5
+        axes = [c + (np.arange(n) + 0.5) * factor - 0.5 for c, n in zip((x, y), size, strict=True)]
+        node_axes = [np.linspace(a[0], a[-1], math.ceil(len(a) / NODE_STEP) + 1) for a in axes]
+        nodes = tracking.reprojection_nodes(track, *node_axes, observers)
+        weights = [_interpolation(n, a) for n, a in zip(node_axes, axes, strict=True)]
+        boxes = [functools.partial(reprojected_box, nodes=n, weights=weights, factor=factor)
+                 for n in nodes]  # fmt: skip
+        how = f"reprojected as seen at {track.at.time:%Y-%m-%d %H:%M:%S}"
+    else:
+        centres = tracking.box_centres(track, geo.crop, observers, source, settings.name)
+        boxes = [
+            functools.partial(subpixel_box, centre=(c + 0.5) / factor - 0.5, size=size)
+            for c in centres
+        ]
+        how = f"centred from ({centres[0][0]:.2f}, {centres[0][1]:.2f}) to "
+        how += f"({centres[-1][0]:.2f}, {centres[-1][1]:.2f})"
+    log.info(
+        "movie %s: the tracked boxes of %d frames in %.3f s, %s",
+        settings.name, len(shown), perf_counter() - start, how,
+    )  # fmt: skip
+    return {frame.path: box for frame, box in zip(shown, boxes, strict=True)}
+
+
+NODE_STEP = 16  # box pixels between the nodes where sunpy places a reprojection
+
+
+def _interpolation(nodes: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The (points, nodes) float32 matrix of linear interpolation between the nodes."""
+    weights = [np.interp(points, nodes, unit) for unit in np.eye(len(nodes))]
+    return np.stack(weights, axis=1).astype(np.float32)
+
+
+def reprojected_box(
+    image: np.ndarray, nodes: np.ndarray, weights: Sequence[np.ndarray], factor: int
+) -> np.ndarray:
+    """The box whose pixels show the frame pixels (col, row) of `nodes` (rows, cols, 2; NaN:
+    black), interpolated between them by the float32 weights (cols, rows), from an image
+    decoded at 1/factor: a bicubic remap."""
+    cols, rows = weights
+    valid = ~np.isnan(nodes[..., 0])
+    maps = [
+        (rows @ np.where(valid, nodes[..., k], 0).astype(np.float32) @ cols.T + 0.5) / factor - 0.5
+        for k in (0, 1)
+    ]
+    if not valid.all():  # black where a NaN node is among the four around
+        outside = rows @ valid.astype(np.float32) @ cols.T < 1 - 1e-4
+        for axis in maps:
+            axis[outside] = -1e4
+    return cv2.remap(image, *maps, cv2.INTER_CUBIC, borderValue=0)
 
 
 def packets(path: str | Path) -> list[tuple[int, int]]:
@@ -673,10 +816,11 @@ def make_movie(
     settings: MovieSettings,
     key: Sequence[tuple[int, Sequence[int]]],
     threads: int = 0,
+    track: tracking.Track | None = None,
 ) -> int:
     """The movie of `settings` in one pass over the frames of the frame lists; its length."""
     frames = read_frames(frame_lists, frames_dir)
     if not frames:
         raise ValueError(f"movie {settings.name!r}: the frame lists hold no frame")
     slots = timeline([frame.path.stem for frame in frames], settings.stride, settings.gaps)
-    return make_segment(slots, frames, None, output, settings, key, threads)
+    return make_segment(slots, frames, None, output, settings, key, threads, track)

@@ -84,6 +84,7 @@ def gather_csv(
     header: Sequence[str],
     key: Callable | None = None,
 ) -> None:
-    """The rows of CSV files with `header` in one, in their order or sorted by key(row)."""
-    rows = [[row[c] for c in header] for source in paths for row in read_csv(source)]
+    """The rows of CSV files with `header` in one, in their order or sorted by key(row); a
+    column a file lacks (written before the column was added) is left empty."""
+    rows = [[row.get(c, "") for c in header] for source in paths for row in read_csv(source)]
     write_csv(path, header, sorted(rows, key=key) if key else rows)

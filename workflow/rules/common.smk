@@ -3,14 +3,14 @@ import functools
 import math
 import os
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from snakemake.exceptions import IncompleteCheckpointException
 from snakemake.logging import logger
 from snakemake.utils import validate
 
-from aia_reloaded import configuration, pairing, stages, video, writing
+from aia_reloaded import configuration, pairing, reading, stages, video, writing
 
 SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 configuration.check_schema(config, SCHEMA)
@@ -367,10 +367,14 @@ def movie_frames_dir(wildcards):
     return f"{product_dir(movie_product(wildcards))}/frames"
 
 
+def movie_spec(wildcards):
+    """The resolved spec of a movie's product."""
+    return PRODUCTS[[s["name"] for s in PRODUCTS].index(movie_product(wildcards))]
+
+
 def movie_key(wildcards):
     """(wavelength, RGB colour) of each channel a movie's product shows, for its colour key."""
-    spec = PRODUCTS[[s["name"] for s in PRODUCTS].index(movie_product(wildcards))]
-    return stages.key_of(spec)
+    return stages.key_of(movie_spec(wildcards))
 
 
 def movie_settings(wildcards):
@@ -419,6 +423,44 @@ def previous_frames(wildcards):
     return {
         "previous_list": f"{folder}/frame_lists/{batch}.csv",
         "previous_frames": f"{folder}/frames/{batch}",
+    }
+
+
+def track_settings(wildcards):
+    """What a tracked movie's segments need to place the box ({} for a fixed box): `at`
+    (default: the first triplet of the series, the same for every segment), the rotation
+    model, whether to reproject, and the frames' grid (prep's size and plate scale, the
+    corner of the movie's product's crop).
+    """
+    track = movie_settings(wildcards).get("track")
+    if track is None:
+        return {}
+    batches = triplet_batches()
+    first = min(name for name, _files in batches[min(batches)])
+    at = track.get("at") or datetime.strptime(first, pairing.TIME_FORMAT).isoformat()
+    x0, y0 = configuration.product_corner(movie_spec(wildcards))
+    return {
+        "at": at,
+        "rotation": track.get("rotation", "howard"),
+        "reproject": track.get("reproject", False),
+        "size": config["prep"]["size"],
+        "plate_scale": config["prep"]["plate_scale"],
+        "corner": [x0, y0],
+    }
+
+
+def track_frames(wildcards):
+    """The frame list of the batch holding a tracked movie's `at`, for its observer (none if
+    untracked or `at` is outside the series)."""
+    track = track_settings(wildcards)
+    if not track:
+        return {}
+    at = reading.parse_time(track["at"]).strftime(pairing.TIME_FORMAT)
+    batch = pairing.batch_of(at, config["batch_minutes"])
+    if batch not in triplet_batches():
+        return {}
+    return {
+        "track_list": f"{product_dir(movie_product(wildcards))}/frame_lists/{batch}.csv"
     }
 
 

@@ -2,6 +2,7 @@ rule segment:
     input:
         unpack(previous_frames),
         unpack(movie_frames),
+        unpack(track_frames),
     output:
         f"{OUT}/segments/{{movie}}/{{batch}}.mp4",
     log:
@@ -19,6 +20,7 @@ rule segment:
         settings=movie_settings,
         slots=segment_slots,
         previous=previous_triplet,
+        track=track_settings,
         key=movie_key,
     script:
         "../scripts/segment.py"
