@@ -173,6 +173,16 @@ CASES |= {
         {"movies": [{"name": "ar", "crop": [256, 256, 1800, 1920], "track": {"at": "noon"}}]},
         "config key movies[0] (ar).track.at: 'noon' is not a time; give one such as",
     ),
+    "tracked box of panels": (
+        {
+            "products": [
+                {"name": "composite"},
+                {"name": "grid", "kind": "panels", "panels": ["composite"]},
+            ],
+            "movies": [{"name": "ar", "product": "grid", "crop": [256, 256, 0, 0], "track": {}}],
+        },
+        "config key movies[0] (ar).track: product grid is panels, whose frames are no image",
+    ),
     "tracked box without a crop": (
         {"movies": [{"name": "ar", "track": {}}]},
         "movie 'ar': track follows the crop; give the movie a crop.",

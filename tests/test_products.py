@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import yaml
 from snakemake.utils import validate
-from test_movies import probe
+from test_movies import decode, probe
 from workflow_run import REPO, make_workdir, mtimes, read_config, snakemake, write_config
 
 from aia_reloaded import configuration, pairing, stages
 from aia_reloaded.products import channel_frame
+from aia_reloaded.synthetic import make_series
 from aia_reloaded.writing import read_csv, write_jpeg
 
 WAVELENGTHS = (94, 131, 171, 193, 211, 304, 335)
@@ -311,3 +312,24 @@ def test_a_difference_of_all_channels_needs_three(tmp_path: Path):
     done = snakemake(workdir, "-n", check=False)
     expected = "products[1] (d): channels all differences the 4 channels [304, 171, 193, 211]"
     assert done.returncode != 0 and expected in done.stderr + done.stdout
+
+
+def test_a_tracked_movie_of_a_cropped_product_follows_the_same_point(tmp_path: Path):
+    data = tmp_path / "data"
+    make_series(data, 3, size=256, seed=4, noise=False, cadence_s=7200)  # 4 hours
+    products = [
+        {"name": "composite"},
+        {"name": "aia171", "kind": "channel", "channel": 171},
+        {"name": "aia171_crop", "kind": "channel", "channel": 171, "crop": [32, 224, 48, 240]},
+    ]
+    box = {"timestamp": False, "colour_key": False, "contrast": 1, "track": {"at": None}}
+    movies = [
+        {"name": "whole", "product": "aia171", "crop": [64, 64, 96, 80], **box},
+        {"name": "cropped", "product": "aia171_crop", "crop": [64, 64, 64, 32], **box},
+    ]
+    workdir = make_workdir(tmp_path / "run", input_dir=str(data), products=products,
+                           movies=movies)  # fmt: skip
+    snakemake(workdir)
+    whole, cropped = (decode(workdir / "results" / "movies" / f"{m['name']}.mp4") for m in movies)
+    assert len(whole) == len(cropped) == 3
+    assert np.abs(whole.astype(int) - cropped).max() <= 2  # the same pixels of the Sun
