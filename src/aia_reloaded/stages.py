@@ -514,12 +514,12 @@ def difference_plan(
     return {key: found if found in candidates else None for key, found in plan.items()}
 
 
-def _users(plan: Mapping[tuple[str, str], str | None], names: Iterable[str]) -> dict[str, int]:
+def _users(plan: Mapping[tuple[str, str], str | None]) -> dict[str, int]:
     """How many times each triplet's channels are taken: once by each of its own differences,
     once by each difference that subtracts them."""
     users = collections.Counter(name for (_product, name) in plan)
     users.update(subtracted for subtracted in plan.values() if subtracted)
-    return {name: users[name] for name in users}
+    return dict(users)
 
 
 def _left_out(product: str, name: str, subtracted: str | None, images) -> bool:
@@ -560,7 +560,7 @@ def render_batch(
     enhancements = channel_enhancements(wanted[0].levels, channels)
     names = [name for name, _files in triplets]
     plan = difference_plan(names, [name for name, _files in others], wanted)
-    store = Subtracted(_users(plan, names))
+    store = Subtracted(_users(plan))
     raw = sorted(
         {wl for p in wanted if p.spec["kind"] == "difference" for wl in p.spec["channels"]}
     )
