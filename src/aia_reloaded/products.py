@@ -32,6 +32,11 @@ def colour_table(wavelength: int) -> np.ndarray:
     return np.round(cmap(np.arange(cmap.N))[:, :3] * 255).astype(np.uint8)
 
 
+def key_colour(wavelength: int) -> list[int]:
+    """The colour that names a wavelength shown alone: its table's at LABEL_AT (RGB)."""
+    return [int(c) for c in colour_table(wavelength)[round(LABEL_AT * 255)]]
+
+
 def channel_frame(
     image: np.ndarray,
     wavelength: int,
@@ -90,7 +95,7 @@ def label_colour(spec: Mapping) -> tuple[int, int, int]:
     shown = product_channels(spec)
     if spec["kind"] == "composite" or len(shown) != 1:
         return LABEL_COLOUR
-    return video.legible(colour_table(shown[0])[round(LABEL_AT * 255)])
+    return video.legible(key_colour(shown[0]))
 
 
 def panel_size(spec: Mapping) -> tuple[int, int]:

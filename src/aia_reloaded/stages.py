@@ -21,10 +21,9 @@ from aia_reloaded.colour import percentile_levels, rgb_frame, scale_channel
 from aia_reloaded.pairing import TIME_FORMAT, Skip
 from aia_reloaded.perceptual import perceptual_frame
 from aia_reloaded.products import (
-    LABEL_AT,
     channel_frame,
-    colour_table,
     difference_frame,
+    key_colour,
     panel_frame,
     panel_tiles,
     product_channels,
@@ -339,7 +338,7 @@ def key_of(spec: Mapping) -> list[tuple[int, list[int]]]:
     if spec["kind"] == "composite":
         return key_colours(spec["look"], spec["channels"])
     if len(shown) == 1:
-        return [(shown[0], [int(c) for c in colour_table(shown[0])[round(LABEL_AT * 255)]])]
+        return [(shown[0], key_colour(shown[0]))]
     return [(wl, [255 * (i == j) for j in range(3)]) for i, wl in enumerate(shown)]
 
 

@@ -25,6 +25,7 @@ ENHANCED = config["enhance"]["method"] != "none" and any(config["enhance"]["chan
 ENHANCE_MB = 500 if ENHANCED else 0
 LOOKS = configuration.preview_looks(config)
 PRODUCTS = configuration.products_of(config)
+SPECS = {spec["name"]: spec for spec in PRODUCTS}
 MAIN = PRODUCTS[0]["name"]  # the config's own composite: frames/, levels.yaml
 EXTRAS = [spec["name"] for spec in PRODUCTS[1:]]  # the others, each in products/<name>/
 LEVELLED = [spec["name"] for spec in PRODUCTS[1:] if spec["kind"] != "panels"]
@@ -284,7 +285,7 @@ def product_paths(pattern):
 
 def product_spec(wildcards):
     """The resolved spec of one product (configuration.products_of)."""
-    return PRODUCTS[[spec["name"] for spec in PRODUCTS].index(wildcards.product)]
+    return SPECS[wildcards.product]
 
 
 def product_level_settings(wildcards):
@@ -369,7 +370,7 @@ def movie_frames_dir(wildcards):
 
 def movie_spec(wildcards):
     """The resolved spec of a movie's product."""
-    return PRODUCTS[[s["name"] for s in PRODUCTS].index(movie_product(wildcards))]
+    return SPECS[movie_product(wildcards)]
 
 
 def movie_key(wildcards):
