@@ -12,7 +12,10 @@
 3. cost per frame: the box centres of a batch (one sunpy transform for all its frames), and
    the crop of a 4096 x 4096 frame to 1024 x 1024, whole-pixel slice against sub-pixel shift,
    and the decoding of the JPEG that both follow; with reproject, sunpy's nodes and the
-   remap of a frame.
+   remap of a frame;
+4. cost per frame of a tracked box of the frames themselves (a crop of the config or of a
+   product): a 1024^2 box of the default composite and of a channel product rendered from
+   a prepped 4096^2 triplet, fixed against tracked.
 
 With --figure, it also writes a side-by-side image: the fixed box and the tracked box of the
 same synthetic series (a bright region drawn where sunpy's rotation puts it, 24 hours).
@@ -31,13 +34,15 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import test_tracking as reference  # tests/test_tracking.py: sunpy's positions
 
-from aia_reloaded import tracking, video
+from aia_reloaded import configuration, stages, tracking, video
 from aia_reloaded.video import subpixel_box
 
+REPO = Path(__file__).resolve().parents[1]
 THREE_DAYS = reference.THREE_DAYS
 
 
@@ -133,6 +138,49 @@ def cost(repeats: int) -> None:
     print(f"reproject 4096^2 -> 1024^2: nodes {place:.1f} ms, remap {remap:.1f} ms a frame")
 
 
+def frame_cost(repeats: int) -> None:
+    """A 1024^2 box of a product rendered from a prepped 4096^2 triplet, fixed against
+    tracked (the box's place in the triplet, the frame of a window 2 px wider, the bicubic
+    shift), for the default composite and a channel product."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["crop"] = [1200, 2224, 1500, 2524]
+    config["products"] = [{"name": "composite"}, {"name": "c", "kind": "channel", "channel": 171}]
+    rng = np.random.default_rng(0)
+    channels = {
+        wl: cv2.GaussianBlur(rng.uniform(0, 1000, (4096, 4096)).astype(np.float32), (0, 0), 3)
+        for wl in config["channels"]
+    }
+    levels = {"channels": {wl: {"low": 100.0, "high": 900.0} for wl in channels}}
+    prep = {"size": 4096, "plate_scale": 0.6}
+    observers = reference.sdo_observers([THREE_DAYS[0], THREE_DAYS[4]])
+    at = observers[0].time.isoformat()
+    seen = observers[1]  # 12 hours later
+    observed = [seen.time.isoformat(), *map(str, (seen.lon, seen.lat, seen.distance))]
+    cases = {}
+    for track in (None, {"at": at, "rotation": "howard", "at_file": None}):
+        config["track"] = track
+        for spec in configuration.products_of(config):
+            wanted = [stages.Product(spec, levels)]
+            tracks = stages.product_tracks(wanted, prep)
+            buffers = stages.Buffers()  # as a render job reuses its arrays
+
+            def frame(wanted=wanted, tracks=tracks, buffers=buffers):
+                centres = tracks.centres(observed)
+                return stages.product_frames(channels, wanted, observed[0], buffers, {}, centres)
+
+            frame()  # the colour table's import and the arrays, outside the timing
+            cases[spec["kind"], "tracked" if track else "fixed"] = frame, tracks
+    times = {case: [] for case in cases}
+    for _ in range(repeats):  # interleaved: the cases see the same machine
+        for case, (frame, _tracks) in cases.items():
+            times[case].append(median_ms(frame, 1))
+    for (kind, how), (_frame, tracks) in cases.items():
+        place = median_ms(lambda tracks=tracks: tracks.centres(observed), repeats)
+        ms = statistics.median(times[kind, how])
+        print(f"{kind:9} 1024^2 box, {how:7}: {ms:6.1f} ms a frame, of which placing the box "
+              f"{place if tracks.boxes else 0:5.1f} ms")  # fmt: skip
+
+
 def figure(path: Path) -> None:
     """The fixed and the tracked box of a synthetic series at 0, 12 and 24 hours."""
     size, scale = 1024, 2.4
@@ -174,6 +222,7 @@ def main() -> None:
     accuracy()
     jitter()
     cost(args.repeats)
+    frame_cost(args.repeats)
     if args.figure:
         figure(args.figure)
 

@@ -118,7 +118,7 @@ CASES |= {
     "look unknown key": (
         _looks({"name": "soft", "gama": [2, 2, 2]}),
         "config key preview.looks[1] (soft): unknown key gama; allowed keys are compose, crop, "
-        "enhance, gamma, lab, levels, mix, name, perceptual, scalemin.",
+        "enhance, gamma, lab, levels, mix, name, perceptual, scalemin, track.",
     ),
     "look unknown nested key": (
         _looks({"name": "soft", "lab": {"enable": False}}),
@@ -193,7 +193,47 @@ CASES |= {
     ),
     "preview unknown key": (
         _looks(sise=512),
-        "unknown key sise in preview; allowed keys are detail, looks, size.",
+        "unknown key sise in preview; allowed keys are detail, looks, size, track.",
+    ),
+    "tracked frames without a crop": (
+        {"track": {}},
+        "config key track: it makes crop follow the Sun, and crop is null; give crop",
+    ),
+    "tracked frames with a movie's reproject": (
+        {"crop": [0, 64, 0, 64], "track": {"reproject": True}},
+        "unknown key reproject in track; allowed keys are at, rotation.",
+    ),
+    "tracked product off the disk": (
+        {
+            "products": [
+                {"name": "composite"},
+                {
+                    "name": "c",
+                    "kind": "channel",
+                    "channel": 171,
+                    "crop": [0, 64, 0, 64],
+                    "track": {"at": "2012-08-31"},
+                },
+            ]
+        },
+        "config key products (c) track: the box centre, pixel (31.5, 31.5) at (",
+    ),
+    "tracked preview detail without one": (
+        _looks(track={}),
+        "config key preview.track: it makes preview.detail follow the Sun, and preview.detail "
+        "is null",
+    ),
+    "tracked look at no time": (
+        _looks({"name": "ar", "crop": [0, 64, 0, 64], "track": {"at": "noon"}}),
+        "config key preview.looks[1] (ar): track.at: 'noon' is not a time",
+    ),
+    "tracked movie of tracked frames": (
+        {
+            "crop": [0, 2048, 0, 2048],
+            "track": {},
+            "movies": [{"name": "ar", "crop": [256, 256, 0, 0], "track": {}}],
+        },
+        "config key movies[0] (ar).track: product composite's frames follow the Sun already",
     ),
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import logging
 from datetime import UTC, datetime, timedelta
@@ -26,7 +27,8 @@ from sunpy.sun.models import differential_rotation
 from test_movies import decode
 from workflow_run import make_workdir, mtimes, read_config, snakemake, write_config
 
-from aia_reloaded import tracking
+from aia_reloaded import stages, tracking
+from aia_reloaded.colour import crop
 from aia_reloaded.reading import Geometry
 from aia_reloaded.registration import prep_matrix
 from aia_reloaded.synthetic import make_series
@@ -127,7 +129,7 @@ def test_box_follows_sunpys_rotated_point_over_three_days(model: str):
     track = tracking.Track(observers[0], model, grid)
     for lat in (0, 30, -30, 60, -60):
         crop = crop_at(-55, lat, observers[0])
-        centres = tracking.box_centres(track, crop, observers, (4096, 4096), "ar")
+        centres = tracking.box_centres(track, crop, observers, (4096, 4096), "movie ar")
         expected = sunpy_track(crop, observers, 4096, 0.6, model)
         assert np.abs(centres - expected).max() < 0.5, (model, lat)
         assert centres[-1, 0] - centres[0, 0] > 300, (model, lat)  # it crossed the disk
@@ -141,7 +143,7 @@ def test_config_crop_moves_the_frame_not_the_sun():
     whole = tracking.Track(observers[0], "howard", tracking.Grid(4096, 0.6))
     cut = tracking.Track(observers[0], "howard", tracking.Grid(4096, 0.6, (1000, 600)))
     moved = [crop[0], crop[1], crop[2] - 1000, crop[3] - 600]
-    expected = tracking.box_centres(whole, crop, observers, (4096, 4096), "ar") - [1000, 600]
+    expected = tracking.box_centres(whole, crop, observers, (4096, 4096), "movie ar") - [1000, 600]
     got = tracking.box_centres(cut, moved, observers, (3000, 3000), "ar")
     assert np.abs(got - expected).max() < 1e-6
 
@@ -160,7 +162,7 @@ def test_rotation_models_give_sunpys_rates():
             start_point = tracking.surface_point(
                 tracking.crop_centre(crop), observers[0], track.grid
             )
-            end = tracking.box_centres(track, crop, observers, (4096, 4096), "ar")[-1]
+            end = tracking.box_centres(track, crop, observers, (4096, 4096), "movie ar")[-1]
             tx, ty = sky_of_pixels(4096, 0.6) @ [*end, 1]
             seen = SkyCoord(tx * u.arcsec, ty * u.arcsec, frame=Helioprojective(observer=last))
             with transform_with_sun_center():
@@ -180,7 +182,7 @@ def test_limb_and_frame_edge_stop_the_box(caplog):
     track = tracking.Track(observers[0], "howard", tracking.Grid(4096, 0.6))
     crop = crop_at(62, 10, observers[0], w=512)  # behind the west limb within 3 days
     with caplog.at_level(logging.WARNING):
-        centres = tracking.box_centres(track, crop, observers, (4096, 4096), "ar")
+        centres = tracking.box_centres(track, crop, observers, (4096, 4096), "movie ar")
     assert (centres >= 255.5).all() and (centres <= 4095 - 255.5).all()
     limb = 3600 * np.degrees(np.arcsin(695_700e3 / observers[-1].distance))
     tx, ty = sky_of_pixels(4096, 0.6) @ [*centres[-1], 1]
@@ -192,7 +194,7 @@ def test_limb_and_frame_edge_stop_the_box(caplog):
     assert first_hidden > 0
     assert f"from the frame of {THREE_DAYS[first_hidden]:%Y-%m-%d %H:%M:%S}" in said
     wide = [2048, 512, 2040, 1800]  # 8 px from the frame's right edge
-    edge = tracking.box_centres(track, wide, observers[:3], (4096, 4096), "e")
+    edge = tracking.box_centres(track, wide, observers[:3], (4096, 4096), "movie e")
     assert edge[0, 0] == 2040 + 1023.5 and (edge[1:, 0] == 4095 - 1023.5).all()
     assert (
         "movie e: the box stops at the frame's edge from the frame of 2012-08-31 22:45:05"
@@ -204,7 +206,7 @@ def test_point_off_the_disk_is_one_sentence():
     observer = sdo_observers([START])[0]
     track = tracking.Track(observer, "howard", tracking.Grid(4096, 0.6))
     with pytest.raises(tracking.TrackError) as error:
-        tracking.box_centres(track, [256, 256, 3800, 1920], [observer], (4096, 4096), "ar")
+        tracking.box_centres(track, [256, 256, 3800, 1920], [observer], (4096, 4096), "movie ar")
     message = str(error.value)
     assert message.count(". ") == 0 and message.endswith(
         "a tracked box must be centred on the disk."
@@ -225,6 +227,87 @@ def test_subpixel_box_moves_smoothly():
         found = (xx * box).sum() / box.sum(), (yy * box).sum() / box.sum()
         errors.append(np.hypot(found[0] - 31.5, found[1] - 31.5))
     assert max(errors) < 0.075  # bicubic: 0.05 px measured
+
+
+def test_a_tracked_frame_box_is_placed_to_a_fraction_of_a_pixel():
+    """boxed_frame: a blob at a fractional position lands at the box centre within 0.075 px;
+    at whole offsets, and at the frame's edge, the box is the exact pixels."""
+    size, w = 256, 64
+    image = blob_frame(size, np.array([100.3, 120.7]))
+    make = functools.partial(crop, image)
+    box = (0, w, 0, w)
+    placed = stages.boxed_frame(make, box, (100.3, 120.7), size)
+    assert placed.shape == (w, w, 3)
+    assert np.hypot(*(centroid(placed) - (w - 1) / 2)) < 0.075
+    whole = stages.boxed_frame(make, box, (100.5, 120.5), size)  # top left at (69, 89)
+    assert (whole == image[89 : 89 + w, 69 : 69 + w]).all()
+    corner = stages.boxed_frame(make, box, ((w - 1) / 2, size - 1 - (w - 1) / 2), size)
+    assert (corner == image[size - w :, :w]).all()
+    assert (stages.boxed_frame(make, box, None, size) == image[:w, :w]).all()
+
+
+@pytest.mark.slow
+def test_workflow_tracked_frames_products_and_preview(tmp_path: Path):
+    """Three triplets 2 hours apart: the frames of a tracked crop (the config's and a
+    channel product's) are the full frames' boxes at tracking.box_centres of the headers'
+    observers; the staged path makes the same bytes; the preview's tracked detail of the
+    last triplet is that triplet's tracked frame."""
+    data = tmp_path / "data"
+    make_series(data, 3, size=256, seed=4, noise=False, cadence_s=7200)
+    box, track = [96, 160, 80, 144], {"at": None, "rotation": "snodgrass"}
+    products = [
+        {"name": "composite"},
+        {"name": "full", "crop": None, "track": None},
+        {"name": "aia171", "kind": "channel", "channel": 171, "crop": None, "track": None},
+        {"name": "aia171_track", "kind": "channel", "channel": 171},
+    ]
+    runs = {}
+    for staged in (False, True):
+        workdir = make_workdir(
+            tmp_path / f"run{staged}", input_dir=str(data), crop=box, track=track,
+            products=products, keep_intermediates=staged, reference="20120831T234505",
+            preview={"size": 256, "detail": box, "track": track, "looks": [{"name": "config"}]},
+        )  # fmt: skip
+        snakemake(workdir, "all", "preview")
+        runs[staged] = workdir / "results"
+    results = runs[False]
+    rows = [row for p in sorted((results / "frame_lists").glob("*.csv")) for row in read_csv(p)]
+    observers = [
+        tracking.Observer(
+            datetime.fromisoformat(row["t_obs"]),
+            *(float(row[key]) for key in ("hgln_obs", "hglt_obs", "dsun_obs")),
+        )
+        for row in rows
+    ]
+    crop_whxy = [box[1] - box[0], box[3] - box[2], box[0], box[2]]
+    at = tracking.Track(observers[0], "snodgrass", tracking.Grid(256, 9.6))
+    centres = tracking.box_centres(at, crop_whxy, observers, (256, 256), "test")
+    assert centres[-1][0] - centres[0][0] > 3  # 4 hours at 9.6"/px
+    assert centres[0] == pytest.approx([127.5, 111.5], abs=1e-6)  # the crop itself at `at`
+
+    def read(path: Path) -> np.ndarray:
+        return cv2.imread(str(path)).astype(float)
+
+    pairs = (("full", results), ("aia171", results / "products/aia171_track"))
+    for whole_name, tracked_dir in pairs:
+        for row, centre in zip(rows, centres, strict=True):
+            whole = cv2.imread(str(results / "products" / whole_name / "frames" / row["frame"]))
+            tracked = read(tracked_dir / "frames" / row["frame"])
+            assert tracked.shape == (64, 64, 3)
+            errors = {
+                shift: np.abs(subpixel_box(whole, centre + shift, (64, 64)) - tracked).mean()
+                for shift in itertools.product((-0.5, 0, 0.5), repeat=2)
+            }
+            assert min(errors, key=errors.get) == (0, 0), errors  # placed to the half pixel
+            assert errors[0, 0] < 1.5  # DN: JPEG's losses alone
+    staged = sorted(p.relative_to(runs[True]) for p in runs[True].glob("**/frames/*/*.jpg"))
+    assert len(staged) == 4 * len(rows)
+    for path in staged:
+        assert (runs[True] / path).read_bytes() == (results / path).read_bytes(), path
+    detail = read(results / "preview" / "config_detail.jpg")
+    error = np.abs(detail - read(results / "frames" / rows[-1]["frame"])).mean()
+    fixed = read(results / "products/full/frames" / rows[-1]["frame"])[80:144, 96:160]
+    assert error < 1.0 and np.abs(detail - fixed).mean() > 4 * error, error  # the Sun turned
 
 
 def blob_frame(size: int, centre: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ import functools
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import jsonschema
@@ -148,6 +148,7 @@ def check(config: Mapping) -> None:
             )
     size = config["prep"]["size"]
     _check_box("crop", config["crop"], size)
+    _check_frame_track("track", "crop", config["track"], config["crop"], config)
     check_products(config)
     check_movies(config)
     if config["input_dir"] != "demo":
@@ -155,27 +156,47 @@ def check(config: Mapping) -> None:
     check_output_dir(config["output_dir"])
 
 
-def _check_track(key: str, movie: Mapping, config: Mapping, corner: tuple[int, int]) -> None:
-    """ConfigError if track.at is no time, or the box's centre is off the disk then (seen from
-    the Earth's centre: the segments check it again from SDO)."""
-    at = movie["track"].get("at")
+def whxy(box: Sequence[int]) -> list[int]:
+    """A box [x0, x1, y0, y1] as a crop [w, h, x, y]."""
+    x0, x1, y0, y1 = box
+    return [x1 - x0, y1 - y0, x0, y0]
+
+
+def _check_frame_track(key: str, box_key: str, track: Mapping | None, box, config) -> None:
+    """ConfigError if a frame box that tracks is missing, or its track is not allowed."""
+    if track is None:
+        return
+    if box is None:
+        raise ConfigError(
+            f"config key {key}: it makes {box_key} follow the Sun, and {box_key} is null; give "
+            f"{box_key} [x0, x1, y0, y1] where the region is at `at`, or set {key}: null."
+        )
+    _check_track(key, track, whxy(box), config, (0, 0))
+
+
+def _check_track(
+    key: str, track: Mapping, crop: Sequence[int], config: Mapping, corner: tuple[int, int]
+) -> None:
+    """ConfigError if track.at is no time, or the centre of crop [w, h, x, y] is off the disk
+    then (seen from the Earth's centre: the jobs check it again from SDO)."""
+    at = track.get("at")
     if at is None:
         return
     try:
         time = reading.parse_time(at)
     except ValueError:
         raise ConfigError(
-            f"config key {key}.track.at: {at!r} is not a time; give one such as "
+            f"config key {key}.at: {at!r} is not a time; give one such as "
             "2012-08-31T19:45:00 (UTC), or null for the movie's first frame."
         ) from None
     from aia_reloaded import tracking  # sunpy takes a second to import: tracked movies only
 
     grid = tracking.Grid(config["prep"]["size"], config["prep"]["plate_scale"], corner)
-    centre = tracking.crop_centre(movie["crop"])
+    centre = tracking.crop_centre(crop)
     try:
         tracking.surface_point(centre, tracking.earth_observer(time), grid)
     except tracking.TrackError as error:
-        raise ConfigError(f"config key {key}.track: {error}") from None
+        raise ConfigError(f"config key {key}: {error}") from None
 
 
 def _check_box(key: str, box, size: int) -> None:
@@ -224,7 +245,7 @@ def check_output_dir(output_dir: str) -> None:
 
 # The keys a look of preview.looks may change: the colour keys
 LOOK_KEYS = ("levels", "gamma", "enhance", "compose", "perceptual", "mix", "scalemin", "lab",
-             "crop")  # fmt: skip
+             "crop", "track")  # fmt: skip
 
 
 def merge(config: Mapping, overrides: Mapping) -> dict:
@@ -275,7 +296,10 @@ def check_preview(config: Mapping, schema_path: str | Path) -> None:
     A look's message names the look; each look's keys are checked against the schema, then
     the config with the look merged in as `check` checks a config.
     """
-    _check_box("preview.detail", config["preview"]["detail"], config["prep"]["size"])
+    preview = config["preview"]
+    _check_box("preview.detail", preview["detail"], config["prep"]["size"])
+    track, detail = preview["track"], preview["detail"]
+    _check_frame_track("preview.track", "preview.detail", track, detail, config)
     schema = yaml.safe_load(Path(schema_path).read_text())
     properties = schema["properties"]
     look_schema = {
@@ -326,15 +350,16 @@ def products_of(config: Mapping) -> list[dict]:
         low, high, gamma = merged["levels"]["low"], merged["levels"]["high"], merged["gamma"]
         if kind == "composite":
             spec = {"look": look(merged), "channels": channels, "low": low, "high": high}
-            spec["gamma"] = gamma
+            spec |= {"gamma": gamma, "track": merged["track"]}
         elif kind == "difference" and entry.get("channels") == "all":
             spec = {"channels": channels, "low": low, "high": high, "box": merged["crop"]}
-            spec |= {key: entry[key] for key in DIFFERENCE_KEYS}
+            spec |= {key: entry[key] for key in DIFFERENCE_KEYS} | {"track": merged["track"]}
             spec["tolerance_s"] = config["pair_tolerance_s"]
         elif kind in ("channel", "difference"):
             at = channels.index(entry["channel"])
             pick = [v[at] if isinstance(v, list) else v for v in (low, high, gamma)]
             spec = {"low": pick[:1], "high": pick[1:2], "gamma": pick[2:], "box": merged["crop"]}
+            spec["track"] = merged["track"]
             spec |= (
                 {"channel": entry["channel"]}
                 if kind == "channel"
@@ -350,15 +375,9 @@ def products_of(config: Mapping) -> list[dict]:
     return specs
 
 
-def product_box(spec: Mapping, size: int) -> tuple[int, int, int, int]:
-    """[x0, x1, y0, y1] of a product's frames (not panels) in the prepped size x size."""
-    box = spec["look"]["box"] if spec["kind"] == "composite" else spec["box"]
-    return tuple(box or (0, size, 0, size))
-
-
 def product_corner(spec: Mapping) -> tuple[int, int]:
     """Where a product's frames (not panels) start in the prepped image: x0, y0."""
-    x0, _x1, y0, _y1 = product_box(spec, 0)
+    x0, _x1, y0, _y1 = products.product_box(spec, 0)
     return x0, y0
 
 
@@ -366,7 +385,7 @@ def product_size(spec: Mapping, size: int) -> tuple[int, int]:
     """Width and height of a product's frames, from prepped frames of size x size."""
     if spec["kind"] == "panels":
         return products.panel_size(spec)
-    x0, x1, y0, y1 = product_box(spec, size)
+    x0, x1, y0, y1 = products.product_box(spec, size)
     return x1 - x0, y1 - y0
 
 
@@ -433,6 +452,8 @@ def check_products(config: Mapping) -> None:
             )
         box = spec["look"]["box"] if spec["kind"] == "composite" else spec.get("box")
         _check_box(f"products ({spec['name']}) crop", box, config["prep"]["size"])
+        where = f"products ({spec['name']}) track"
+        _check_frame_track(where, "crop", spec.get("track"), box, config)
 
 
 def check_movies(config: Mapping) -> None:
@@ -460,4 +481,10 @@ def check_movies(config: Mapping) -> None:
                     f"config key {where}.track: product {spec['name']} is panels, whose "
                     "frames are no image of the Sun; track a movie of another product."
                 )
-            _check_track(where, movie, config, product_corner(spec))
+            if spec.get("track") is not None:
+                raise ConfigError(
+                    f"config key {where}.track: product {spec['name']}'s frames follow the "
+                    "Sun already (its track); give the movie a fixed crop of them, or no track."
+                )
+            _check_track(f"{where}.track", movie["track"], movie["crop"], config,
+                         product_corner(spec))  # fmt: skip

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import cv2
@@ -11,7 +12,7 @@ import numpy as np
 import yaml
 
 from aia_reloaded.colour import crop
-from aia_reloaded.stages import channel_scales, compose_frame, prepped_levels
+from aia_reloaded.stages import Tracks, boxed_frame, channel_scales, compose_frame, prepped_levels
 from aia_reloaded.writing import atomic_path, save_array, write_jpeg
 
 REFERENCE = "reference.yaml"
@@ -32,16 +33,18 @@ LINE = (0.6, 1, (215, 215, 215))
 def save_reference(
     directory: str | Path,
     name: str,
-    t_obs: str,
+    observed: Sequence[str],
     channels: Sequence[int],
     prepped: Sequence[np.ndarray],
     detail: Sequence[int],
 ) -> None:
-    """The prepped reference as <wl>.npy, and its name, time and default detail box."""
+    """The prepped reference as <wl>.npy, and its name, observation (stages.OBSERVATION:
+    time and observer) and default detail box."""
     directory = Path(directory)
     for wl, image in zip(channels, prepped, strict=True):
         save_array(directory / f"{wl}.npy", image)
-    info = {"triplet": name, "t_obs": t_obs, "detail": [int(v) for v in detail]}
+    info = {"triplet": name, "t_obs": observed[0], "observation": list(observed)}
+    info["detail"] = [int(v) for v in detail]
     with atomic_path(directory / REFERENCE) as tmp:
         tmp.write_text(yaml.safe_dump(info, sort_keys=False))
 
@@ -101,18 +104,25 @@ def render_look(
 
 
 def look_images(
-    frame: np.ndarray, box: Sequence[int] | None, detail: Sequence[int], size: int
+    frame: np.ndarray,
+    box: Sequence[int] | None,
+    detail: Sequence[int],
+    size: int,
+    centres: Mapping[str, tuple[float, float]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The look's frame (crop `box`) downsized to `size` px, and the `detail` box of it.
 
-    Boxes are [x0, x1, y0, y1] of the whole frame; the frame is never enlarged.
+    Boxes are [x0, x1, y0, y1] of the whole frame; the frame is never enlarged. centres:
+    where the `look` and `detail` boxes are centred if they follow the Sun (Tracks.centres).
     """
-    whole = crop(frame, box)
+    centres, full = centres or {}, len(frame)
+    cut = functools.partial(crop, frame)
+    whole = boxed_frame(cut, box or (0, full, 0, full), centres.get("look"), full)
     factor = size / max(whole.shape[:2])
     if factor < 1:
         new_size = (max(1, round(whole.shape[1] * factor)), max(1, round(whole.shape[0] * factor)))
         whole = cv2.resize(whole, new_size, interpolation=cv2.INTER_AREA)
-    return whole, np.ascontiguousarray(crop(frame, detail))
+    return whole, np.ascontiguousarray(boxed_frame(cut, detail, centres.get("detail"), full))
 
 
 def write_look(
@@ -123,13 +133,23 @@ def write_look(
     detail: Sequence[int] | None,
     paths: tuple[str | Path, str | Path],
     quality: int = 95,
+    detail_track: dict | None = None,
+    prep_settings: dict | None = None,
 ) -> dict:
     """The saved reference in a look (render_look): the whole Sun, downsized to `size` px,
-    and the `detail` box (None: the reference's) as JPEGs at `paths`; returns the levels."""
+    and the `detail` box (None: the reference's) as JPEGs at `paths`; returns the levels.
+
+    settings["track"] and detail_track (stages.Tracks, prep_settings) make the look's crop
+    and the detail box follow the Sun to the reference's time."""
     reference, prepped = load_reference(reference_dir, channels)
     levels, frame = render_look(reference["triplet"], prepped, channels, settings)
-    images = look_images(frame, settings["look"]["box"], detail or reference["detail"], size)
-    for path, image in zip(paths, images, strict=True):
+    box, detail = settings["look"]["box"], detail or reference["detail"]
+    tracked = {"look": (settings.get("track"), box), "detail": (detail_track, detail)}
+    tracks = Tracks({k: v for k, v in tracked.items() if v[0] is not None}, prep_settings)
+    observed = reference.get("observation", [reference["t_obs"], "", "", ""])  # older: Earth
+    centres = tracks.centres(observed) if tracks.boxes else {}
+    tracks.report()
+    for path, image in zip(paths, look_images(frame, box, detail, size, centres), strict=True):
         write_jpeg(path, image, quality)
     return levels
 

@@ -37,6 +37,12 @@ def key_colour(wavelength: int) -> list[int]:
     return [int(c) for c in colour_table(wavelength)[round(LABEL_AT * 255)]]
 
 
+def product_box(spec: Mapping, size: int) -> tuple[int, int, int, int]:
+    """[x0, x1, y0, y1] of a product's frames (not panels) in the prepped size x size."""
+    box = spec["look"]["box"] if spec["kind"] == "composite" else spec["box"]
+    return tuple(box or (0, size, 0, size))
+
+
 def channel_frame(
     image: np.ndarray,
     wavelength: int,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import collections
+import functools
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -26,10 +28,12 @@ from aia_reloaded.products import (
     key_colour,
     panel_frame,
     panel_tiles,
+    product_box,
     product_channels,
 )
-from aia_reloaded.reading import Header, InputError, read_level1
+from aia_reloaded.reading import Header, InputError, parse_time, read_header, read_level1
 from aia_reloaded.registration import prep
+from aia_reloaded.video import subpixel_box
 from aia_reloaded.writing import atomic_path, read_csv, save_array, write_csv, write_jpeg
 
 log = logging.getLogger(__name__)
@@ -181,8 +185,8 @@ def prep_reference(
     channels: Sequence[int],
     prep_settings: dict,
     threads: int = 1,
-) -> tuple[str, str, list[np.ndarray]]:
-    """Name, observation time and prepped channels of the reference triplet.
+) -> tuple[str, tuple[str, ...], list[np.ndarray]]:
+    """Name, observation (OBSERVATION) and prepped channels of the reference triplet.
 
     The reference is the triplet named `reference` among `triplets` (name, files), else the
     first; if it can't be prepped, the next that can. Channels run `threads` at a time.
@@ -196,7 +200,7 @@ def prep_reference(
             continue
         if reference and reference != name:
             log.warning("reference %s not prepped (see skipped.csv): levels of %s", reference, name)
-        return name, observed[0], prepped
+        return name, observed, prepped
     raise ValueError(
         "every triplet of the reference batch was skipped (see skipped.csv); "
         "set `reference` to a good triplet"
@@ -251,7 +255,7 @@ def reference_levels(
 
     The reference as prep_reference finds it; levels and enhancements as prepped_levels.
     """
-    name, _t_obs, prepped = prep_reference(triplets, reference, channels, prep_settings, threads)
+    name, _observed, prepped = prep_reference(triplets, reference, channels, prep_settings, threads)
     return prepped_levels(name, prepped, channels, low, high, enhancements, threads)
 
 
@@ -342,6 +346,103 @@ def key_of(spec: Mapping) -> list[tuple[int, list[int]]]:
     return [(wl, [255 * (i == j) for j in range(3)]) for i, wl in enumerate(shown)]
 
 
+MARGIN = 2  # px around a tracked box: what its bicubic resampling reads beyond it
+
+
+def boxed_frame(
+    make: Callable[[Sequence[int]], np.ndarray],
+    box: Sequence[int],
+    centre: Sequence[float] | None,
+    size: int,
+) -> np.ndarray:
+    """make(box), the frame of box [x0, x1, y0, y1] of a size x size image; with `centre`
+    (col, row), the box of the same size centred there: make's frame of a window MARGIN px
+    wider, resampled to the fraction of a pixel (video.subpixel_box)."""
+    if centre is None:
+        return make(box)
+    x0, x1, y0, y1 = box
+    w, h = x1 - x0, y1 - y0
+    left = [math.floor(c - (n - 1) / 2) - MARGIN for c, n in zip(centre, (w, h), strict=True)]
+    start = [max(0, v) for v in left]
+    stop = [min(size, v + n + 2 * MARGIN) for v, n in zip(left, (w, h), strict=True)]
+    window = make((start[0], stop[0], start[1], stop[1]))
+    return subpixel_box(window, (centre[0] - start[0], centre[1] - start[1]), (w, h))
+
+
+class Tracks:
+    """The boxes that follow the Sun in one batch: where each is in each triplet
+    (tracking.placed_centres), and the log of where they stop.
+
+    boxes: label -> (track settings {at, rotation, at_file}, box [x0, x1, y0, y1]); the
+    observer at `at` is that of at_file's header (None, or without one: the Earth's centre).
+    """
+
+    def __init__(self, boxes: Mapping[str, tuple[dict, Sequence[int]]], prep_settings: dict):
+        self.boxes, self.placed = {}, collections.defaultdict(list)
+        if not boxes:
+            return
+        self.size = prep_settings["size"]
+        from aia_reloaded import tracking  # sunpy takes a second to import: tracked boxes only
+
+        self.tracking = tracking
+        grid = tracking.Grid(self.size, prep_settings["plate_scale"])
+        for label, (track, box) in boxes.items():
+            at = tracking.Track(_observer_at(track), track["rotation"], grid)
+            self.boxes[label] = at, [box[1] - box[0], box[3] - box[2], box[0], box[2]]
+
+    def centres(self, observed: Sequence[str]) -> dict[str, tuple[float, float]]:
+        """The centre of each box (col, row) in a triplet of observation `observed`."""
+        if not self.boxes:
+            return {}
+        observer = _observer(self.tracking, observed)
+        found = {}
+        for label, (track, crop) in self.boxes.items():
+            placed = self.tracking.placed_centres(track, crop, [observer], (self.size,) * 2)
+            found[label] = tuple(placed[0][0])
+            self.placed[label].append((observer, placed[1][0], placed[2][0]))
+        return found
+
+    def report(self) -> None:
+        """Log, for each box, from which triplet it stops at the limb or the frame's edge."""
+        for label, placed in self.placed.items():
+            observers, behind, at_edge = zip(*sorted(placed, key=lambda p: p[0].time), strict=True)
+            limits = np.array(behind), np.array(at_edge)
+            self.tracking.say_limits(f"frames of {label}", observers, *limits)
+
+
+def _observer_at(track: dict):
+    """The observer at a track's `at`: that of its at_file's header, else the Earth's centre."""
+    from aia_reloaded import tracking
+
+    at = parse_time(track["at"])
+    header = track.get("at_file") and read_header(track["at_file"])
+    if header is None or header.observer is None:
+        log.warning("no header tells the observer at %s: the Earth's centre stands in", at)
+        return tracking.earth_observer(at)
+    return tracking.Observer(at, *header.observer)
+
+
+def _observer(tracking, observed: Sequence[str]):
+    """The observer of OBSERVATION columns (t_obs, lon, lat, distance; '' if unknown)."""
+    time = parse_time(observed[0])
+    if not all(observed[1:]):
+        return tracking.earth_observer(time)
+    return tracking.Observer(time, *map(float, observed[1:]))
+
+
+def product_tracks(wanted: Sequence[Product], prep_settings: dict) -> Tracks:
+    """The Tracks of the products that follow the Sun, by product name."""
+    size = prep_settings["size"]
+    return Tracks(
+        {
+            p.spec["name"]: (p.spec["track"], product_box(p.spec, size))
+            for p in wanted
+            if p.spec.get("track") is not None
+        },
+        prep_settings,
+    )
+
+
 def compose_batch(
     scaled_dir: str | Path,
     frames_dir: str | Path,
@@ -349,20 +450,27 @@ def compose_batch(
     channels: Sequence[int],
     look: dict,
     quality: int,
+    track: dict | None = None,
+    prep_settings: dict | None = None,
 ) -> None:
     """The frames of a scaled batch and their list (frame, OBSERVATION), in a look
-    (compose_frame).
+    (compose_frame), its box following the Sun if `track` (Tracks) is given.
 
     The list names each frame by its path from the parent of frames_dir (batch/triplet.jpg).
     """
     Path(frames_dir).mkdir(parents=True, exist_ok=True)
-    rows = []
+    boxes = {"the config's look": (track, look["box"])} if track is not None else {}
+    rows, tracks = [], Tracks(boxes, prep_settings)
     for row in read_index(scaled_dir):
         scaled = [np.load(channel_file(scaled_dir, row["triplet"], wl)) for wl in channels]
-        name = f"{row['triplet']}.jpg"
-        write_jpeg(Path(frames_dir) / name, compose_frame(scaled, look), quality)
-        rows.append((f"{Path(frames_dir).name}/{name}", *(row.get(c, "") for c in OBSERVATION)))
+        observed = [row.get(column, "") for column in OBSERVATION]
+        make = functools.partial(_composite, scaled, look, None, empty=np.empty)
+        size, centre = len(scaled[0]), tracks.centres(observed).get("the config's look")
+        frame = boxed_frame(make, look["box"] or (0, size, 0, size), centre, size)
+        write_jpeg(Path(frames_dir) / f"{row['triplet']}.jpg", frame, quality)
+        rows.append((f"{Path(frames_dir).name}/{row['triplet']}.jpg", *observed))
     write_csv(frame_list, FRAME_COLUMNS, rows)
+    tracks.report()
 
 
 @dataclass(frozen=True)
@@ -423,7 +531,7 @@ def product_levels(
     wanted = product_channels(spec)
     keep = [i for i, wl in enumerate(channels) if wl in wanted]
     triplets = [(name, [files[i] for i in keep]) for name, files in triplets]
-    name, _t_obs, prepped = prep_reference(
+    name, _observed, prepped = prep_reference(
         triplets, levels["reference"], wanted, prep_settings, threads
     )
     if spec["kind"] != "difference":
@@ -442,32 +550,47 @@ def product_frames(
     t_obs: str,
     buffers: Buffers | None = None,
     differences: Mapping[str, tuple[list, list] | None] | None = None,
+    centres: Mapping[str, tuple[float, float]] | None = None,
 ) -> dict[str, np.ndarray | None]:
     """The frame of each product of one prepped (and enhanced) triplet, by name: channels by
     wavelength; a difference product takes (its channels, those it subtracts) prepped, not
-    enhanced, from `differences` (None: no frame); panels take the frames before them."""
-    frames, specs, differences = {}, {}, differences or {}
+    enhanced, from `differences` (None: no frame); panels take the frames before them. A
+    product in `centres` (Tracks.centres) has its box centred there (boxed_frame)."""
+    frames, specs, differences, centres = {}, {}, differences or {}, centres or {}
     for product in wanted:
         spec, name = product.spec, product.spec["name"]
         empty = buffers.empty(f"product {name}") if buffers else np.empty
+        make, size = None, 0
         if spec["kind"] == "composite":
             scales = channel_scales(product.levels, spec["channels"], spec["gamma"])
             images = [channels[wl] for wl in spec["channels"]]
-            frame = compose_frame(images, spec["look"], scales, empty)
+            make = functools.partial(_composite, images, spec["look"], scales, empty=empty)
+            size = len(images[0])
         elif spec["kind"] == "channel":
             (scale,) = channel_scales(product.levels, [spec["channel"]], spec["gamma"])
             image = channels[spec["channel"]]
-            frame = channel_frame(image, spec["channel"], scale, spec["box"], empty)
-        elif spec["kind"] == "difference":
+            make = functools.partial(channel_frame, image, spec["channel"], scale, empty=empty)
+            size = len(image)
+        elif spec["kind"] == "difference" and differences.get(name):
             limits = [product.levels["channels"][wl]["limit"] for wl in spec["channels"]]
-            pair = differences.get(name)
-            frame = pair and difference_frame(*pair, limits, spec["box"], empty)
-        else:
+            make = functools.partial(difference_frame, *differences[name], limits, empty=empty)
+            size = len(differences[name][0][0])
+        if spec["kind"] == "panels":
             time = datetime.fromisoformat(t_obs) if spec["timestamp"] else None
             tiles = panel_tiles(spec, frames, specs)
-            frame = panel_frame(tiles, spec["columns"], spec["tile"], time)
-        frames[name], specs[name] = frame, spec
+            frames[name] = panel_frame(tiles, spec["columns"], spec["tile"], time)
+        elif make is None:  # a difference with nothing to subtract
+            frames[name] = None
+        else:
+            box = product_box(spec, size)
+            frames[name] = boxed_frame(make, box, centres.get(name), size)
+        specs[name] = spec
     return frames
+
+
+def _composite(images, look: dict, scales, box: Sequence[int], empty: Callable) -> np.ndarray:
+    """compose_frame of a look with its box replaced by `box`."""
+    return compose_frame(images, {**look, "box": box}, scales, empty)
 
 
 class Subtracted:
@@ -564,6 +687,7 @@ def render_batch(
         {wl for p in wanted if p.spec["kind"] == "difference" for wl in p.spec["channels"]}
     )
     at = [channels.index(wl) for wl in raw]
+    tracks = product_tracks(wanted, prep_settings)
 
     def prep_other(name: str, files: Sequence[str]) -> None:
         prepped = None
@@ -590,7 +714,8 @@ def render_batch(
                     differences[product] = [own[wl] for wl in wls], [before[wl] for wl in wls]
         enhance_channels(prepped, enhancements, buffers)
         images = dict(zip(channels, prepped, strict=True))
-        frames = product_frames(images, wanted, observed[0], buffers, differences)
+        centres = tracks.centres(observed)
+        frames = product_frames(images, wanted, observed[0], buffers, differences, centres)
         made = [frames[product.spec["name"]] is not None for product in wanted]
         for product, output, done in zip(wanted, outputs, made, strict=True):
             if done:
@@ -618,6 +743,7 @@ def render_batch(
         folder = output.frames_dir.name
         listed = [(f"{folder}/{name}.jpg", *seen) for name, seen, made in rows if made[i]]
         write_csv(output.frame_list, FRAME_COLUMNS, listed)
+    tracks.report()
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     log.info(
         "%d frames of %d products in %.1f s, %.1f s of CPU on %d threads: %.2f cores busy",
@@ -633,6 +759,7 @@ def product_batch(
     levels: dict,
     output: Output,
     quality: int,
+    prep_settings: dict,
 ) -> None:
     """The frames of the last of the `wanted` products (the others: the panels it shows) from
     a prepped batch (the first of prepped_dirs), enhanced as levels.yaml (`levels`) says.
@@ -650,7 +777,7 @@ def product_batch(
     def channel(triplet: str, wl: int) -> np.ndarray | None:
         return np.load(channel_file(folders[triplet], triplet, wl)) if triplet in folders else None
 
-    name, rows = wanted[-1].spec["name"], []
+    name, rows, tracks = wanted[-1].spec["name"], [], product_tracks(wanted, prep_settings)
     for row in own:
         images = [channel(row["triplet"], wl) for wl in needed]
         differences = {}
@@ -662,11 +789,12 @@ def product_batch(
                     own = [images[needed.index(wl)].copy() for wl in wls]
                     differences[product] = own, before
         enhance_channels(images, enhancements)
-        frames = product_frames(
-            dict(zip(needed, images, strict=True)), wanted, row["t_obs"], None, differences
-        )
+        observed = [row.get(column, "") for column in OBSERVATION]
+        images = dict(zip(needed, images, strict=True))
+        centres = tracks.centres(observed)
+        frames = product_frames(images, wanted, row["t_obs"], None, differences, centres)
         if frames[name] is not None:
             write_jpeg(output.frames_dir / f"{row['triplet']}.jpg", frames[name], quality)
-            observed = (row.get(column, "") for column in OBSERVATION)
             rows.append((f"{output.frames_dir.name}/{row['triplet']}.jpg", *observed))
     write_csv(output.frame_list, FRAME_COLUMNS, rows)
+    tracks.report()

@@ -167,17 +167,14 @@ def observer_at(
     return Observer(at, *min(known, key=lambda pair: pair[0])[1])
 
 
-def box_centres(
-    track: Track,
-    crop: Sequence[int],
-    observers: Sequence[Observer],
-    source: tuple[int, int],
-    name: str,
-) -> np.ndarray:
-    """The centre (col, row) of a tracked box crop [w, h, x, y] in each frame of `source` size.
+def placed_centres(
+    track: Track, crop: Sequence[int], observers: Sequence[Observer], source: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The centre (col, row) of a tracked box crop [w, h, x, y] in each frame of `source` size,
+    and in which frames the point is behind the limb, and the box at the frame's edge.
 
     Behind the limb the box stays on the limb at the point's position angle; it never leaves
-    the frame. The log says from which frame either happens.
+    the frame.
     """
     w, h = crop[:2]
     point = surface_point(crop_centre(crop), track.at, track.grid)
@@ -188,20 +185,40 @@ def box_centres(
         angle = np.arctan2(sky[:, 1], sky[:, 0])
         on_limb = limb[:, None] * np.stack([np.cos(angle), np.sin(angle)], axis=-1)
         sky = np.where(visible[:, None], sky, on_limb)
-        _say(name, "the point is behind the limb, the box stays on it", observers, ~visible)
     centres = track.grid.pixels(sky)
     half = np.array([(w - 1) / 2, (h - 1) / 2])
     clamped = np.clip(centres, half, np.array(source) - 1 - half)
-    _say(name, "the box stops at the frame's edge", observers, (clamped != centres).any(axis=1))
-    return clamped
+    return clamped, ~visible, (clamped != centres).any(axis=1)
 
 
-def _say(name: str, what: str, observers: Sequence[Observer], where: np.ndarray) -> None:
+def box_centres(
+    track: Track,
+    crop: Sequence[int],
+    observers: Sequence[Observer],
+    source: tuple[int, int],
+    label: str,
+) -> np.ndarray:
+    """placed_centres, and the log of where the box stops (say_limits; label: `movie x`)."""
+    centres, behind, at_edge = placed_centres(track, crop, observers, source)
+    say_limits(label, observers, behind, at_edge)
+    return centres
+
+
+def say_limits(
+    label: str, observers: Sequence[Observer], behind: np.ndarray, at_edge: np.ndarray
+) -> None:
+    """Log from which frame (of observers, in time order) a box's point is behind the limb,
+    and from which the box stops at the frame's edge."""
+    _say(label, "the point is behind the limb, the box stays on it", observers, behind)
+    _say(label, "the box stops at the frame's edge", observers, at_edge)
+
+
+def _say(label: str, what: str, observers: Sequence[Observer], where: np.ndarray) -> None:
     if where.any():
         first = observers[int(np.argmax(where))].time
         log.warning(
-            "movie %s: %s from the frame of %s (%d of %d frames)",
-            name, what, f"{first.astimezone(UTC):%Y-%m-%d %H:%M:%S}", where.sum(), len(where),
+            "%s: %s from the frame of %s (%d of %d frames)",
+            label, what, f"{first.astimezone(UTC):%Y-%m-%d %H:%M:%S}", where.sum(), len(where),
         )  # fmt: skip
 
 

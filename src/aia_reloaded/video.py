@@ -693,7 +693,7 @@ def tracked_boxes(
                  for n in nodes]  # fmt: skip
         how = f"reprojected as seen at {track.at.time:%Y-%m-%d %H:%M:%S}"
     else:
-        centres = tracking.box_centres(track, geo.crop, observers, source, settings.name)
+        centres = tracking.box_centres(track, geo.crop, observers, source, f"movie {settings.name}")
         boxes = [
             functools.partial(subpixel_box, centre=(c + 0.5) / factor - 0.5, size=size)
             for c in centres

@@ -125,18 +125,64 @@ def default_base():
     return config["reference"] if config["reference"] in names else names[0]
 
 
-def with_bases(specs):
-    """specs, each base difference with its base triplet named."""
+def frame_track(track):
+    """A frame box's track (None: fixed) with its `at` (default: the first triplet of the
+    run) and at_file, the first file of the triplet nearest `at` in its batch (None if the
+    run has no such batch), whose header tells the observer then."""
+    if track is None:
+        return None
+    _run, names = _run_triplets(*_triplets_key())
+    at = track.get("at") or datetime.strptime(names[0], pairing.TIME_FORMAT).isoformat()
+    time = reading.parse_time(at).replace(tzinfo=None)
+    batch = pairing.batch_of(
+        time.strftime(pairing.TIME_FORMAT), config["batch_minutes"]
+    )
+    nearest = min(
+        triplet_batches().get(batch, []),
+        key=lambda triplet: abs(stages.triplet_time(triplet[0]) - time),
+        default=None,
+    )
+    return {
+        "at": at,
+        "rotation": track.get("rotation", "howard"),
+        "at_file": nearest and nearest[1][0],
+    }
+
+
+def resolved(specs):
+    """specs, each base difference with its base triplet named, each track with its `at`
+    (frame_track)."""
     base = default_base() if any(s["mode"] == "base" for s in DIFFERENCES) else None
-    return [
+    specs = [
         {**s, "base": s["base"] or base} if s["kind"] == "difference" else s
+        for s in specs
+    ]
+    return [
+        {**s, "track": frame_track(s["track"])} if s.get("track") is not None else s
         for s in specs
     ]
 
 
+def look_table(wildcards):
+    """The pairing's table (batch_table) if a look's crop or the detail follows the Sun:
+    their `at` is found in it."""
+    tracked = LOOKS[wildcards.look]["track"], config["preview"]["track"]
+    return [] if tracked == (None, None) else batch_table(wildcards)
+
+
+def main_track(wildcards):
+    """The track of the config's crop (frame_track)."""
+    return frame_track(config["track"])
+
+
+def detail_track(wildcards):
+    """The track of preview.detail (frame_track)."""
+    return frame_track(config["preview"]["track"])
+
+
 def render_products(wildcards):
     """The products a render job makes (configuration.products_of, bases named)."""
-    return with_bases(PRODUCTS)
+    return resolved(PRODUCTS)
 
 
 def difference_others(wildcards):
@@ -153,7 +199,7 @@ def difference_others(wildcards):
         start = stages.triplet_time(own[0]) - timedelta(seconds=reach)
         first = bisect.bisect_left(names, start.strftime(pairing.TIME_FORMAT))
         found = run[first : bisect.bisect_left(names, own[0])]
-    for spec in with_bases(DIFFERENCES):
+    for spec in resolved(DIFFERENCES):
         base = spec["base"]
         if spec["mode"] == "base" and base not in names:
             raise configuration.ConfigError(
@@ -299,7 +345,7 @@ def product_wanted(wildcards):
     """The specs a product's frames need: the panels it shows, then its own (bases named)."""
     spec = product_spec(wildcards)
     shown = spec["panels"] if spec["kind"] == "panels" else []
-    return with_bases([s for s in PRODUCTS if s["name"] in shown] + [spec])
+    return resolved([s for s in PRODUCTS if s["name"] in shown] + [spec])
 
 
 def product_levels_files(wildcards):
@@ -489,6 +535,7 @@ def look_settings(wildcards):
         "gamma": look["gamma"],
         "enhancements": configuration.enhancements(look),
         "look": configuration.look(look),
+        "track": frame_track(look["track"]),
     }
 
 

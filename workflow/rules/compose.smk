@@ -17,6 +17,8 @@ rule compose:
         channels=CHANNELS,
         look=configuration.look(config),
         quality=config["jpeg_quality"],
+        track=main_track,
+        prep=config["prep"],
     script:
         "../scripts/compose.py"
 
@@ -42,5 +44,6 @@ rule product:
         wanted=product_wanted,
         names=difference_names,
         quality=config["jpeg_quality"],
+        prep=config["prep"],
     script:
         "../scripts/product.py"

@@ -25,6 +25,7 @@ rule preview_reference:
 rule preview_look:
     input:
         f"{OUT}/preview/reference",
+        table=look_table,
     output:
         sun=f"{OUT}/preview/{{look}}.jpg",
         detail=f"{OUT}/preview/{{look}}_detail.jpg",
@@ -44,6 +45,8 @@ rule preview_look:
         size=config["preview"]["size"],
         detail=config["preview"]["detail"],
         quality=config["jpeg_quality"],
+        detail_track=detail_track,
+        prep=config["prep"],
     script:
         "../scripts/preview_look.py"
 

@@ -12,4 +12,6 @@ with log_to(snakemake.log[0]):
         params.channels,
         params.look,
         params.quality,
+        params.track,
+        params.prep,
     )

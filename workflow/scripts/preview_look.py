@@ -15,5 +15,7 @@ with log_to(snakemake.log[0]):
         params.detail,
         (output.sun, output.detail),
         params.quality,
+        params.detail_track,
+        params.prep,
     )
     logging.info("levels of %s in this look: %s", levels["reference"], levels["channels"])

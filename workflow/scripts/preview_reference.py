@@ -6,8 +6,8 @@ from aia_reloaded.stages import prep_reference
 
 params = snakemake.params
 with log_to(snakemake.log[0]):
-    name, t_obs, prepped = prep_reference(
+    name, observed, prepped = prep_reference(
         params.triplets, params.reference, params.channels, params.prep, snakemake.threads
     )
     detail = brightest_region(prepped, params.prep["plate_scale"])
-    save_reference(snakemake.output[0], name, t_obs, params.channels, prepped, detail)
+    save_reference(snakemake.output[0], name, observed, params.channels, prepped, detail)

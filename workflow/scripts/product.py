@@ -14,4 +14,5 @@ with log_to(snakemake.log[0]):
         read_levels(given.levels),
         Output(Path(made.frames), Path(made.frame_list)),
         params.quality,
+        params.prep,
     )
