@@ -9,15 +9,15 @@ The first 25 triplets of benchmarks/cache/12s (one 5-minute batch; made if missi
    frame JPEGs (libx264 slow, crf 18, crop/scale/pad filters), the 5 calls in turn, on the
    frames of benchmarks/cache/frames25 (see encoders.py);
 2. movies: the workflow's movie stage alone: a finished run with its segments and movies
-   deleted, then `snakemake --cores N` (the 5 segment jobs and the 5 joins);
+   deleted, then `snakemake --cores N` (the batch's segments job and the 5 joins);
 3. end to end: `snakemake --cores N` from a clean output folder (frames, movies, report);
 4. frames only: the same with `movies: []`, to relate today's machine to the research
    code's frames figure (measured on the same machine when it was 2.4x slower than the
    workflow's frames: 72 s against 29.5-31 s).
 
 It prints medians of wall and CPU seconds (CPU: the commands and their children, user +
-sys) per case, CPU per frame, each segment job's wall time per frame (from the jobs'
-benchmark records), and the ratios.
+sys) per case, CPU per frame, the segments job's wall and CPU time per frame and peak memory
+(from its benchmark record), and the ratios.
 """
 
 from __future__ import annotations
@@ -58,10 +58,15 @@ def clean(folder: Path, *paths: str) -> None:
         shutil.rmtree(folder / path, ignore_errors=True)
 
 
-def segment_walls(results: Path) -> dict[str, float]:
-    """Each movie's segment job: wall seconds per frame (Snakemake's benchmark record)."""
-    records = run.job_records(results / "benchmarks" / "segment")
-    return {tsv.parent.name: float(record["s"]) / COUNT for tsv, record in records.items()}
+def segments_job(results: Path) -> dict[str, float]:
+    """The batch's segments job (all 5 movies): wall and CPU seconds per frame, peak RSS MB
+    (Snakemake's benchmark record, the job's processes and their children)."""
+    (record,) = run.job_records(results / "benchmarks" / "segments").values()
+    return {
+        "wall s/frame": float(record["s"]) / COUNT,
+        "CPU s/frame": float(record["cpu_time"]) / COUNT,
+        "peak RSS MB": float(record["max_rss"]),
+    }
 
 
 def main() -> None:
@@ -81,7 +86,7 @@ def main() -> None:
         runs.setdefault("movies", []).append(
             run.measure(run.snakemake(folders["movies"], args.cores))
         )
-        jobs.append(segment_walls(folders["movies"] / "results"))
+        jobs.append(segments_job(folders["movies"] / "results"))
         clean(folders["movies"], "results", ".snakemake")
         runs.setdefault("end to end", []).append(
             run.measure(run.snakemake(folders["movies"], args.cores))
@@ -121,7 +126,7 @@ def main() -> None:
         f"today's speed of the workflow's frames, x{drift:.2f}) and its movies measured now: "
         f"{whole:.1f} s, {whole / median('end to end', 'wall'):.2f}x the workflow's"
     )
-    print("\nsegment jobs, wall s per frame (median):")
+    print("\nthe segments job (every movie of the batch), medians:")
     for name in jobs[0]:
         print(f"  {name}: {statistics.median(j[name] for j in jobs):.3f}")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from workflow_run import make_workdir, mtimes, read_config, snakemake, write_config
+from workflow_run import encodings, make_workdir, mtimes, read_config, snakemake, write_config
 
 from aia_reloaded import video
 from aia_reloaded.synthetic import make_series
@@ -365,22 +365,36 @@ def test_workflow_movies_and_reruns(tmp_path: Path):
     assert probe(results / "movies" / "close.mp4")["size"] == (160, 96)
     first = mtimes(results, "**/*.*")
     batches = ["20120831T194500", "20120831T194512"]
-    assert [f for f in first if f.startswith("segments/")] == [
-        f"segments/{movie}/{batch}.mp4" for movie in ("close", "small") for batch in batches
-    ]
+    inodes = encodings(results)
+    assert list(inodes) == [f"segments/{m}/{b}.mp4" for m in ("close", "small") for b in batches]
+    small = _packet_hashes(results / "movies" / "small.mp4")
 
-    # one movie's crf: that movie's segments and join alone
+    # one movie's crf: each batch's segments job encodes that movie alone, the other's
+    # segments are its encodings kept from before; both movies are joined again
     config = read_config(workdir)
     config["movies"][1]["crf"] = 24
     write_config(workdir, config)
-    assert _jobs(workdir) == {"segment": "2", "movie": "1", "all": "1", "total": "4"}
+    assert _jobs(workdir) == {"segments": "2", "movie": "2", "all": "1", "total": "5"}
     snakemake(workdir)
     second = mtimes(results, "**/*.*")
-    changed = {f for f in first if second[f] != first[f]}
-    assert {f for f in changed if not f.startswith(("logs/", "benchmarks/"))} == {
-        "movies/close.mp4",
-        *(f"segments/close/{batch}.mp4" for batch in batches),
-    }
+    encoded = {f for f, inode in encodings(results).items() if inode != inodes[f]}
+    assert encoded == {f"segments/close/{batch}.mp4" for batch in batches}
+    assert _packet_hashes(results / "movies" / "small.mp4") == small
+    log = (results / "logs" / "segments" / f"{batches[0]}.log").read_text()
+    assert "movie small:" in log and "kept, made of the same frames and settings" in log
+    assert "movie close: 1 images" in log
+    kept = sorted(p.name for p in (results / "segments" / "close" / ".encoded").iterdir())
+    assert [name.split(".")[0] for name in kept] == batches  # the encodings before: removed
+    assert not {f for f in first if f.endswith(".jpg") and second[f] != first[f]}
+
+    # a lost segment: its batch's segments job links it to its kept encoding again
+    lost = results / "segments" / "small" / f"{batches[1]}.mp4"
+    inode = lost.stat().st_ino
+    lost.unlink()
+    snakemake(workdir)
+    assert lost.stat().st_ino == inode
+    assert _packet_hashes(results / "movies" / "small.mp4") == small
+    second = mtimes(results, "**/*.*")
 
     # a new triplet: its batch, its segments and the joins; the earlier segments stay, and
     # so do their packets in the joined movies
@@ -389,7 +403,7 @@ def test_workflow_movies_and_reruns(tmp_path: Path):
     make_series(data, 1, size=256, seed=4, noise=False, start=third_slot)
     snakemake(workdir)
     third = mtimes(results, "**/*.*")
-    made = {f for f in third if third[f] != second.get(f)}
+    made = {f for f in third if third[f] != second.get(f) and "/.encoded" not in f}
     assert {f for f in made if f.endswith((".jpg", ".mp4"))} == {
         "frames/20120831T194524/20120831T194529.jpg",
         "segments/close/20120831T194524.mp4",
@@ -408,7 +422,7 @@ def test_workflow_no_movies_and_odd_size(tmp_path: Path):
     workdir = make_workdir(tmp_path, movies=[])
     dry = snakemake(workdir, "--dry-run", "--quiet", "rules")
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", dry.stdout, re.M))
-    assert "all" in jobs and "movie" not in jobs and "segment" not in jobs, dry.stdout
+    assert "all" in jobs and "movie" not in jobs and "segments" not in jobs, dry.stdout
     config = read_config(workdir)
     config["movies"] = [{"name": "wide", "frame_size": [1919, 1080]}]
     write_config(workdir, config)

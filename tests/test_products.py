@@ -10,7 +10,15 @@ import pytest
 import yaml
 from snakemake.utils import validate
 from test_movies import decode, probe
-from workflow_run import REPO, make_workdir, mtimes, read_config, snakemake, write_config
+from workflow_run import (
+    REPO,
+    digests,
+    make_workdir,
+    mtimes,
+    read_config,
+    snakemake,
+    write_config,
+)
 
 from aia_reloaded import configuration, pairing, stages
 from aia_reloaded.products import channel_frame
@@ -248,12 +256,15 @@ def test_products_frames_and_movies(products_run: Path, tmp_path: Path):
 
 def test_a_change_of_one_product_reruns_only_it_and_its_panels(products_run: Path):
     results = products_run / "results"
-    before = mtimes(results, "**/*.jpg") | mtimes(results, "**/*.mp4")
+    # frames by modification time; movies by content (every movie is joined again, its
+    # segments linked to the encodings kept)
+    movies = ("movies/*.mp4", "segments/*/*.mp4")
+    before = mtimes(results, "**/*.jpg") | digests(results, movies[0]) | digests(results, movies[1])
     config = read_config(products_run)
     config["products"][1]["gamma"] = 1.5  # aia171
     write_config(products_run, config)
     snakemake(products_run)
-    after = mtimes(results, "**/*.jpg") | mtimes(results, "**/*.mp4")
+    after = mtimes(results, "**/*.jpg") | digests(results, movies[0]) | digests(results, movies[1])
     changed = {path for path in before if after[path] != before[path]}
     remade = ("products/aia171/", "products/talk/", "movies/", "segments/")
     assert changed and all(path.startswith(remade) for path in changed), changed

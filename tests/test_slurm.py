@@ -99,7 +99,7 @@ def test_slurm_profile_makes_what_a_local_run_makes(cluster: SlurmCluster, tmp_p
     jobs_before = len(cluster.submitted_jobs())
     start = time.monotonic()
     # the frames first, then the rest: both batches' segments are ready at once
-    done = run_on_cluster(remote, cluster, profile, "--omit-from", "segment")
+    done = run_on_cluster(remote, cluster, profile, "--omit-from", "segments")
     assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
     done = run_on_cluster(remote, cluster, profile)
     slurm_s = time.monotonic() - start
@@ -113,7 +113,7 @@ def test_slurm_profile_makes_what_a_local_run_makes(cluster: SlurmCluster, tmp_p
     assert (theirs / "levels.yaml").read_text() == (ours / "levels.yaml").read_text()
     assert files(theirs / "movies") == files(ours / "movies")
 
-    # SLURM jobs: per batch its render and its segment of the movie; the levels, the join and
+    # SLURM jobs: per batch its render and its segments job; the levels, the join and
     # the report's thumbnails; none per frame
     batches = len(files(theirs / "frame_lists"))
     jobs = len(cluster.submitted_jobs()) - jobs_before
@@ -122,6 +122,6 @@ def test_slurm_profile_makes_what_a_local_run_makes(cluster: SlurmCluster, tmp_p
     assert batches == 2
     assert jobs == 2 * batches + 3
     # the two batches' segments ran side by side
-    logs = sorted((remote / ".snakemake/slurm_logs/rule_segment").glob("small_*/*.log"))
+    logs = sorted((remote / ".snakemake/slurm_logs/rule_segments").glob("*/*.log"))
     first, second = map(job_span, logs)
     assert first[0] < second[1] and second[0] < first[1], (first, second)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -55,3 +56,18 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
 def mtimes(folder: Path, pattern: str) -> dict[str, float]:
     """Modification times of the files matching pattern below folder."""
     return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in sorted(folder.glob(pattern))}
+
+
+def encodings(results: Path) -> dict[str, int]:
+    """The inode of each movie segment: a segment not encoded again keeps it (it is a link
+    to its encoding kept in .encoded/), whatever its modification time."""
+    segments = sorted(results.glob("segments/*/*.mp4"))
+    return {str(p.relative_to(results)): p.stat().st_ino for p in segments}
+
+
+def digests(folder: Path, pattern: str) -> dict[str, str]:
+    """The SHA-256 of each file matching pattern below folder."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.glob(pattern))
+    }

@@ -13,7 +13,9 @@ segments show what one pass over the series would.
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
+import hashlib
 import itertools
 import logging
 import math
@@ -437,8 +439,9 @@ def draw_overlay(
     return image
 
 
-# --- encoding: frames decoded (at reduced size where the movie is smaller), cropped, scaled
-# and overlaid here; one ffmpeg pads, applies the contrast and encodes each segment
+# --- encoding: each frame of a batch decoded once for all its movies (at reduced size where
+# they are all that much smaller than their crops), cropped, scaled and overlaid here; one
+# ffmpeg a movie pads, applies the contrast and encodes its segment
 
 REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
            8: cv2.IMREAD_REDUCED_COLOR_8}  # fmt: skip
@@ -477,27 +480,20 @@ def subpixel_box(image: np.ndarray, centre: Sequence[float], size: Size) -> np.n
     return cv2.warpAffine(image, shift, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
 
 
-def movie_image(
-    path: Path,
-    geo: Geometry,
-    source: Size,
-    factor: int,
-    tracked: Callable[[np.ndarray], np.ndarray] | None = None,
-) -> np.ndarray:
-    """A frame JPEG decoded at 1/factor, cropped on the exact pixel (or by `tracked`, which
-    takes the tracked box from the decoded image), scaled to geo.size (RGB)."""
-    image = cv2.imread(str(path), REDUCED[factor])
-    if image is None:
-        raise FrameError(path)
-    if tracked is not None:
-        box = tracked(image)
-    else:
-        x, y, w, h = (geo.crop[2], geo.crop[3], *geo.crop[:2]) if geo.crop else (0, 0, *source)
-        box = image[y // factor : (y + h) // factor, x // factor : (x + w) // factor]
-    if box.shape[1::-1] != geo.size:
-        shrink = box.shape[1] > geo.size[0]
-        box = cv2.resize(box, geo.size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
-    return cv2.cvtColor(box, cv2.COLOR_BGR2RGB)
+def fixed_box(image: np.ndarray, geo: Geometry, factor: int) -> np.ndarray:
+    """The movie's crop of a frame decoded at 1/factor, on the exact pixel."""
+    if not geo.crop:
+        return image
+    w, h, x, y = geo.crop
+    return image[y // factor : (y + h) // factor, x // factor : (x + w) // factor]
+
+
+def scaled(box: np.ndarray, size: Size) -> np.ndarray:
+    """A box scaled to size (area means to shrink, bicubic to enlarge)."""
+    if box.shape[1::-1] == tuple(size):
+        return box
+    shrink = box.shape[1] > size[0]
+    return cv2.resize(box, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
 
 
 def encoder_command(
@@ -529,9 +525,9 @@ def encoder_command(
     ]  # fmt: skip
 
 
-def _ahead(paths: Iterable[Path], read, depth: int = 2) -> Iterator[np.ndarray]:
-    """read(path) of each path, `depth` ahead in a thread (OpenCV decodes without the GIL)."""
-    with ThreadPoolExecutor(1) as pool:
+def _ahead(paths: Iterable[Path], read, depth: int = 2, threads: int = 1) -> Iterator[np.ndarray]:
+    """read(path) of each path, `depth` ahead in threads (OpenCV decodes without the GIL)."""
+    with ThreadPoolExecutor(threads) as pool:
         pending = collections.deque()
         for path in paths:
             pending.append(pool.submit(read, path))
@@ -541,64 +537,245 @@ def _ahead(paths: Iterable[Path], read, depth: int = 2) -> Iterator[np.ndarray]:
             yield pending.popleft().result()
 
 
-def movie_images(
-    plan: Sequence[tuple[Frame, bool]],
-    settings: MovieSettings,
-    geo: Geometry,
-    source: Size,
-    key: Sequence[tuple[int, Sequence[int]]],
-    boxes: dict[Path, Callable[[np.ndarray], np.ndarray]] | None = None,
-) -> Iterator[np.ndarray]:
-    """The images of a plan with their overlays, each frame decoded once; boxes: how to take
-    the tracked box from each frame decoded at 1/reduction(), by path (tracked_boxes)."""
-    key = key if settings.colour_key else None
-    factor = reduction(geo, source, boxes is not None)
-    paths = (frame.path for frame in dict.fromkeys(frame for frame, _gap in plan))
-    box = (boxes or {}).get
-    decoded = _ahead(paths, lambda path: movie_image(path, geo, source, factor, box(path)))
-    current, images = None, {}
-    for frame, gap in plan:
-        if frame is not current:
-            current, base, images = frame, next(decoded), {}
-        if gap not in images:
-            time = frame.time if settings.timestamp else None
-            images[gap] = draw_overlay(base, time, key, gap=gap)
-        yield images[gap]
-
-
 def _tail(stream, lines: int = 12) -> str:
     stream.seek(0)
     return "\n".join(stream.read().decode(errors="replace").strip().splitlines()[-lines:])
 
 
-def encode(images: Iterable[np.ndarray], count: int, name: str, command: Sequence[str]) -> int:
-    """Pipe `count` RGB images into an ffmpeg encoder; EncodeError with ffmpeg's last lines."""
-    written, broken = 0, False
-    with tempfile.TemporaryFile() as said:
-        encoder = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=said, bufsize=0
+class Encoding:
+    """One ffmpeg process encoding the `count` RGB images piped into it."""
+
+    def __init__(self, command: Sequence[str], name: str, count: int):
+        self.name, self.count, self.written, self.broken = name, count, 0, False
+        self.said = tempfile.TemporaryFile()  # noqa: SIM115 (closed by finish or stop)
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.said, bufsize=0
         )
+
+    def write(self, image: np.ndarray) -> None:
+        if not self.broken:
+            try:
+                self.process.stdin.write(image.data)
+                self.written += 1
+            except BrokenPipeError:
+                self.broken = True
+
+    def finish(self) -> None:
+        """Wait for ffmpeg; EncodeError with its last lines unless it took every image."""
+        self.process.stdin.close()
+        code = self.process.wait()
+        text = _tail(self.said)
+        self.said.close()
+        if text:
+            log.info("movie %s: ffmpeg said:\n%s", self.name, text)
+        if self.broken or code or self.written != self.count:
+            raise EncodeError(
+                f"ffmpeg failed to make movie {self.name!r} ({self.written} of {self.count} "
+                f"frames written; exit code {code}):\n{text}"
+            )
+
+    def stop(self) -> None:
+        """Kill ffmpeg if it still runs (the encoding failed elsewhere)."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.said.close()
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One movie's segment of a batch: its slots of the movie's timeline(), the batch's rendered
+    frames of the movie's product, the frame shown last before the batch, where it goes, the
+    (wavelength, RGB colour) of each channel for the colour key, and the tracking of a crop
+    that follows the Sun's rotation."""
+
+    settings: MovieSettings
+    slots: Sequence[Slot]
+    frames: Sequence[Frame]
+    previous: Frame | None
+    output: Path
+    key: Sequence[tuple[int, Sequence[int]]] = ()
+    track: tracking.Track | None = None
+
+    def plan(self) -> list[tuple[Frame, bool]]:
+        """What it shows, image by image (segment_plan)."""
+        by_name = {frame.path.stem: frame for frame in self.frames}
+        return segment_plan(self.slots, by_name, self.previous, self.settings.gaps)
+
+
+@functools.cache
+def _code_digest() -> str:
+    """What an encoding depends on besides its settings and frames: this code and ffmpeg."""
+    ffmpeg = Path(ffmpeg_exe())
+    return hashlib.sha256(Path(__file__).read_bytes() + bytes(ffmpeg.resolve())).hexdigest()
+
+
+def kept_copy(segment: Segment, plan: Sequence[tuple[Frame, bool]]) -> Path:
+    """Where the segment's encoding is kept (.encoded/ beside it), named by a digest of what
+    it shows: the movie's settings, key and tracking, each image's frame (path, time, size,
+    modification time) and gap mark, this code and ffmpeg."""
+    stats = {frame.path: os.stat(frame.path) for frame, _gap in plan}
+    shown = [(frame, gap, stats[frame.path].st_size, stats[frame.path].st_mtime_ns)
+             for frame, gap in plan]  # fmt: skip
+    what = repr((segment.settings, segment.key, segment.track, shown, _code_digest()))
+    digest = hashlib.sha256(what.encode()).hexdigest()[:20]
+    output = Path(segment.output)
+    return output.parent / ".encoded" / f"{output.stem}.{digest}{output.suffix}"
+
+
+def _holds(movie: Path, length: int) -> bool:
+    """Whether a movie file exists and holds `length` whole packets."""
+    try:
+        return movie.exists() and len(packets(movie)) == length
+    except EncodeError:
+        return False
+
+
+def _link(kept: Path, output: Path) -> None:
+    """output as a second name of kept (a copy where the file system has no hard links)."""
+    with atomic_path(output) as tmp:
+        tmp.unlink()
         try:
-            for image in images:
-                encoder.stdin.write(image.data)
-                written += 1
-        except BrokenPipeError:
-            broken = True
-        except BaseException:
-            encoder.kill()
-            raise
-        finally:
-            encoder.stdin.close()
-            code = encoder.wait()
-        text = _tail(said)
-    if text:
-        log.info("ffmpeg said:\n%s", text)
-    if broken or code or written != count:
-        raise EncodeError(
-            f"ffmpeg failed to make movie {name!r} ({written} of {count} frames written; "
-            f"exit code {code}):\n{text}"
-        )
-    return written
+            os.link(kept, tmp)
+        except OSError:
+            shutil.copy2(kept, tmp)
+
+
+@dataclass
+class _Stream:
+    """A segment being encoded: its plan, frame size and geometry, the reduction its frames are
+    decoded at, the tracked box of each frame, its encoder, the next image of the plan."""
+
+    segment: Segment
+    plan: list[tuple[Frame, bool]]
+    source: Size
+    geo: Geometry
+    factor: int = 1
+    boxes: dict[Path, Callable[[np.ndarray], np.ndarray]] | None = None
+    encoder: Encoding | None = None
+    next: int = 0
+
+
+def make_segments(segments: Sequence[Segment], threads: int = 0, keep: bool = False) -> list[int]:
+    """Encode movies' segments of one batch side by side, each frame decoded once for all (an
+    empty file for a segment that shows nothing); their lengths. threads: each ffmpeg's (0:
+    its own choice).
+
+    keep: keep each encoding beside its segment (kept_copy) and link the segment to it, so
+    that a segment whose movie settings and frames are those of an encoding kept before is
+    that encoding, not encoded again: editing one movie re-encodes that movie alone.
+    """
+    plans = [segment.plan() for segment in segments]
+    check_frames(dict.fromkeys(frame for plan in plans for frame, _gap in plan))
+    streams, kept = [], {}
+    for segment, plan in zip(segments, plans, strict=True):
+        name, output = segment.settings.name, Path(segment.output)
+        if not plan:
+            with atomic_path(output):
+                log.info("movie %s: no frame in this segment", name)
+            continue
+        kept[output] = kept_copy(segment, plan) if keep else output
+        if keep and _holds(kept[output], len(plan)):
+            log.info("movie %s: %s kept, made of the same frames and settings", name, output)
+        else:
+            source = image_size(plan[0][0].path)
+            streams.append(_Stream(segment, plan, source, geometry(segment.settings, source)))
+    if streams:
+        _encode(streams, kept, threads)
+    for output, copy in kept.items():
+        if copy != output:
+            _link(copy, output)
+            for stale in copy.parent.glob(f"{output.stem}.*{output.suffix}"):
+                if stale != copy:
+                    stale.unlink()
+    return [len(plan) for plan in plans]
+
+
+def _encode(streams: Sequence[_Stream], outputs: dict[Path, Path], threads: int) -> None:
+    """Encode the streams side by side, one ffmpeg (of `threads` threads) each, decoding each
+    frame once, at the least reduction that its movies take (halved again for the others)."""
+    factor_of: dict[Path, int] = {}
+    for stream in streams:
+        settings, tracked = stream.segment.settings, stream.segment.track is not None
+        stream.factor = reduction(stream.geo, stream.source, tracked)
+        for frame, _gap in stream.plan:
+            factor_of[frame.path] = min(factor_of.get(frame.path, stream.factor), stream.factor)
+        if tracked:
+            stream.boxes = tracked_boxes(
+                stream.plan, stream.geo, stream.source, settings, stream.segment.track,
+                stream.factor,
+            )  # fmt: skip
+    frames = sorted(
+        {frame for stream in streams for frame, _gap in stream.plan},
+        key=lambda frame: (frame.time, str(frame.path)),
+    )
+    with contextlib.ExitStack() as stack:
+        ffmpeg = ffmpeg_exe()
+        for stream in streams:
+            settings, geo = stream.segment.settings, stream.geo
+            tmp = stack.enter_context(atomic_path(outputs[Path(stream.segment.output)]))
+            command = encoder_command(ffmpeg, settings, geo, tmp, threads)
+            log.info(
+                "movie %s: %d images (%d fill data gaps) of %d frames of %dx%d at 1/%d, crop "
+                "%s%s, %dx%d padded to %dx%d\nencoding: %s",
+                settings.name, len(stream.plan), sum(gap for _f, gap in stream.plan),
+                len(stream.segment.frames), *stream.source, stream.factor, geo.crop,
+                " tracked" if stream.boxes else "", *geo.size, *geo.padded, " ".join(command),
+            )  # fmt: skip
+            stream.encoder = Encoding(command, settings.name, len(stream.plan))
+            stack.callback(stream.encoder.stop)
+        decode = functools.partial(_decode, factors=factor_of)
+        decoded = _ahead((frame.path for frame in frames), decode, 3, 2)
+        for frame, image in zip(frames, decoded, strict=True):
+            _feed(streams, frame, {factor_of[frame.path]: image})
+        for stream in streams:
+            stream.encoder.finish()
+
+
+def _decode(path: Path, factors: dict[Path, int]) -> np.ndarray:
+    """A frame JPEG decoded at 1/factors[path] (BGR)."""
+    image = cv2.imread(str(path), REDUCED[factors[path]])
+    if image is None:
+        raise FrameError(path)
+    return image
+
+
+def _level(levels: dict[int, np.ndarray], factor: int) -> np.ndarray:
+    """The frame at 1/factor: levels {factor: image} holds it decoded, and gets each half of
+    it down to `factor` (2x2 means, as JPEG's DCT scaling; 20x faster than one resize by a
+    factor that is not whole)."""
+    if factor not in levels:
+        larger = _level(levels, factor // 2)
+        half = ((larger.shape[1] + 1) // 2, (larger.shape[0] + 1) // 2)
+        levels[factor] = cv2.resize(larger, half, interpolation=cv2.INTER_AREA)
+    return levels[factor]
+
+
+def _feed(streams: Sequence[_Stream], frame: Frame, levels: dict[int, np.ndarray]) -> None:
+    """Each stream's images of a decoded frame into its encoder: a scaled box, and its
+    overlay, made once for the streams that show the same."""
+    boxes, overlays = {}, {}
+    for stream in streams:
+        settings = stream.segment.settings
+        time = frame.time if settings.timestamp else None
+        key = stream.segment.key if settings.colour_key else None
+        # a tracked box is its stream's own; a fixed one is shared by crop and size
+        where = settings.name if stream.boxes else (stream.geo.crop, stream.geo.size)
+        while stream.next < len(stream.plan) and stream.plan[stream.next][0] == frame:
+            gap = stream.plan[stream.next][1]
+            if where not in boxes:
+                image = _level(levels, stream.factor)
+                if stream.boxes:
+                    box = stream.boxes[frame.path](image)
+                else:
+                    box = fixed_box(image, stream.geo, stream.factor)
+                boxes[where] = cv2.cvtColor(scaled(box, stream.geo.size), cv2.COLOR_BGR2RGB)
+            base, look = boxes[where], (where, time, repr(key), gap)
+            if look not in overlays:
+                drawn = time is not None or key or gap
+                overlays[look] = draw_overlay(base, time, key, gap) if drawn else base
+            stream.encoder.write(overlays[look])
+            stream.next += 1
 
 
 def make_segment(
@@ -611,33 +788,31 @@ def make_segment(
     threads: int = 0,
     track: tracking.Track | None = None,
 ) -> int:
-    """Encode one batch's part of a movie (an empty file if it shows nothing); its length.
+    """Encode one batch's part of one movie (Segment; an empty file if it shows nothing); its
+    length."""
+    segment = Segment(settings, slots, frames, previous, Path(output), key, track)
+    return make_segments([segment], threads)[0]
 
-    slots: the batch's part of the movie's timeline(); frames: the batch's rendered frames;
-    previous: the frame shown last before the batch; key: (wavelength, RGB colour) of each
-    channel, for the colour key; track: where the box is when, for a crop that follows the
-    Sun's rotation.
-    """
-    by_name = {frame.path.stem: frame for frame in frames}
-    plan = segment_plan(slots, by_name, previous, settings.gaps)
-    check_frames(dict.fromkeys(frame for frame, _gap in plan))
-    with atomic_path(output) as tmp:
-        if not plan:
-            log.info("movie %s: no frame in this segment", settings.name)
-            return 0
-        source = image_size(plan[0][0].path)
-        geo = geometry(settings, source)
-        boxes = None if track is None else tracked_boxes(plan, geo, source, settings, track)
-        command = encoder_command(ffmpeg_exe(), settings, geo, tmp, threads)
-        log.info(
-            "movie %s: %d images (%d fill data gaps) of %d frames of %dx%d decoded at 1/%d, "
-            "crop %s%s, %dx%d padded to %dx%d\nencoding: %s",
-            settings.name, len(plan), sum(gap for _f, gap in plan), len(frames), *source,
-            reduction(geo, source, track is not None), geo.crop, " tracked" if track else "",
-            *geo.size, *geo.padded, " ".join(command),
-        )  # fmt: skip
-        images = movie_images(plan, settings, geo, source, key, boxes)
-        return encode(images, len(plan), settings.name, command)
+
+def segment_of(movie: dict, output: str | Path) -> Segment:
+    """The Segment of a batch's segments job params (the workflow's segment_params): settings,
+    slots, previous (the triplet shown before the batch, or ''), track ({} untracked), key,
+    and the paths of the frames, frame_list, previous_list and track_list it reads."""
+    frames_dir = Path(movie["frames"]).parent  # where the frame lists' paths start
+    before = read_frames([movie["previous_list"]], frames_dir) if movie["previous"] else []
+    track = None
+    if movie["track"]:
+        at_list = movie.get("track_list")  # none: `at` outside the series
+        track = movie_track(movie["track"], read_frames([at_list], frames_dir) if at_list else [])
+    return Segment(
+        MovieSettings(**movie["settings"]),
+        [Slot(*slot) for slot in movie["slots"]],
+        read_frames([movie["frame_list"]], frames_dir),
+        next((f for f in before if f.path.stem == movie["previous"]), None),
+        Path(output),
+        movie["key"],
+        track,
+    )
 
 
 def movie_track(track: dict, reference: Sequence[Frame]) -> tracking.Track:
@@ -657,8 +832,9 @@ def tracked_boxes(
     source: Size,
     settings: MovieSettings,
     track: tracking.Track,
+    factor: int,
 ) -> dict[Path, Callable[[np.ndarray], np.ndarray]]:
-    """How to take the tracked box from each frame of a plan decoded at 1/reduction(), by
+    """How to take the tracked box from each frame of a plan decoded at 1/factor, by
     path: centred on tracking.box_centres, or reprojected as seen at `at`. A frame without
     observer columns is taken as seen from the Earth's centre."""
     from aia_reloaded import tracking  # sunpy takes a second to import: tracked movies only
@@ -678,7 +854,6 @@ def tracked_boxes(
         else tracking.earth_observer(frame.time)
         for frame in shown
     ]
-    factor = reduction(geo, source, tracked=True)
     w, h, x, y = geo.crop
     size = (w // factor, h // factor)
     start = perf_counter()

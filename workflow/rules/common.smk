@@ -5,6 +5,7 @@ import os
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 from snakemake.exceptions import IncompleteCheckpointException
 from snakemake.logging import logger
@@ -30,6 +31,7 @@ MAIN = PRODUCTS[0]["name"]  # the config's own composite: frames/, levels.yaml
 EXTRAS = [spec["name"] for spec in PRODUCTS[1:]]  # the others, each in products/<name>/
 LEVELLED = [spec["name"] for spec in PRODUCTS[1:] if spec["kind"] != "panels"]
 DIFFERENCES = [spec for spec in PRODUCTS if spec["kind"] == "difference"]
+MOVIES = [movie["name"] for movie in config["movies"]]
 
 
 def preview_problem():
@@ -278,9 +280,15 @@ def render_mem_mb(wildcards, threads):
 
 
 def segment_runtime(wildcards):
-    """Minutes for one segment: 2 s a frame (the slowest recipe, 2048^2 at full size,
-    takes 0.4 s at 4096^2 on one thread), 5 at least."""
-    return 5 + math.ceil(len(batch_triplets(wildcards)) / 30)
+    """Minutes for a batch's segments: 2 s a frame of each movie (the slowest recipe, 2048^2
+    at full size, takes 0.4 s at 4096^2 on one thread), 5 at least."""
+    return 5 + math.ceil(len(batch_triplets(wildcards)) * len(MOVIES) / 30)
+
+
+def segments_mem_mb(wildcards):
+    """MB for a batch's segments: 300, and 300 a movie, its ffmpeg and images in flight
+    (measured: 1,390 for the 5 shipped movies of 25 frames at 4096^2)."""
+    return 300 + 300 * len(MOVIES)
 
 
 def join_runtime(wildcards):
@@ -511,6 +519,39 @@ def track_frames(wildcards):
     }
 
 
+def batch_movies(wildcards):
+    """The wildcards of each movie's segment of a batch, in the order of config['movies']."""
+    return [SimpleNamespace(movie=name, batch=wildcards.batch) for name in MOVIES]
+
+
+def segment_inputs(wildcards):
+    """What a batch's segments read: the batch's frames of each movie's product, the frames
+    shown before the batch (gap slots), the frame list holding a tracked movie's `at`.
+    """
+    found = {}
+    for movie in batch_movies(wildcards):
+        for files in (movie_frames(movie), previous_frames(movie), track_frames(movie)):
+            found.update(dict.fromkeys(files.values()))
+    return list(found)
+
+
+def segment_params(wildcards):
+    """What each movie's segment of a batch shows (video.segment_of), in config order."""
+    return [
+        {
+            "settings": movie_settings(movie),
+            "slots": segment_slots(movie),
+            "previous": previous_triplet(movie),
+            "track": track_settings(movie),
+            "key": movie_key(movie),
+            **movie_frames(movie),
+            **previous_frames(movie),
+            **track_frames(movie),
+        }
+        for movie in batch_movies(wildcards)
+    ]
+
+
 def movie_segments(wildcards):
     """A movie's segment of every batch, in time order."""
     return expand(
@@ -521,9 +562,7 @@ def movie_segments(wildcards):
 
 def movie_outputs():
     """The movies of config['movies'] (none for [])."""
-    return expand(
-        f"{OUT}/movies/{{movie}}.mp4", movie=[m["name"] for m in config["movies"]]
-    )
+    return expand(f"{OUT}/movies/{{movie}}.mp4", movie=MOVIES)
 
 
 def look_settings(wildcards):

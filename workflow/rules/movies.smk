@@ -1,29 +1,24 @@
-rule segment:
-    input:
-        unpack(previous_frames),
-        unpack(movie_frames),
-        unpack(track_frames),
-    output:
-        f"{OUT}/segments/{{movie}}/{{batch}}.mp4",
-    log:
-        f"{OUT}/logs/segment/{{movie}}/{{batch}}.log",
-    benchmark:
-        f"{OUT}/benchmarks/segment/{{movie}}/{{batch}}.tsv"
-    wildcard_constraints:
-        movie=r"[A-Za-z0-9_.-]+",
-    conda:
-        "../envs/aia.yaml"
-    resources:
-        mem_mb=600,
-        runtime=segment_runtime,
-    params:
-        settings=movie_settings,
-        slots=segment_slots,
-        previous=previous_triplet,
-        track=track_settings,
-        key=movie_key,
-    script:
-        "../scripts/segment.py"
+if MOVIES:
+
+    rule segments:
+        input:
+            segment_inputs,
+        output:
+            [f"{OUT}/segments/{movie}/{{batch}}.mp4" for movie in MOVIES],
+        log:
+            f"{OUT}/logs/segments/{{batch}}.log",
+        benchmark:
+            f"{OUT}/benchmarks/segments/{{batch}}.tsv"
+        conda:
+            "../envs/aia.yaml"
+        threads: render_threads
+        resources:
+            mem_mb=segments_mem_mb,
+            runtime=segment_runtime,
+        params:
+            movies=segment_params,
+        script:
+            "../scripts/segment.py"
 
 
 rule movie:
