@@ -387,10 +387,12 @@ def test_workflow_movies_and_reruns(tmp_path: Path):
     assert [name.split(".")[0] for name in kept] == batches  # the encodings before: removed
     assert not {f for f in first if f.endswith(".jpg") and second[f] != first[f]}
 
-    # a lost segment: its batch's segments job links it to its kept encoding again
+    # a lost segment, and its movie: the join needs it, and its batch's segments job links it
+    # to its kept encoding again
     lost = results / "segments" / "small" / f"{batches[1]}.mp4"
     inode = lost.stat().st_ino
     lost.unlink()
+    (results / "movies" / "small.mp4").unlink()
     snakemake(workdir)
     assert lost.stat().st_ino == inode
     assert _packet_hashes(results / "movies" / "small.mp4") == small
