@@ -1,13 +1,13 @@
 """Movies of the frame series, ALGORITHM.md section 7: crop -> scale -> pad -> contrast, ffmpeg.
 
-A movie is made in segments, one a batch, joined without re-encoding. A segment decodes its
-frames here (at 1/2, 1/4 or 1/8 size in the JPEG decoder where the movie is that much
-smaller than its crop), crops them on the exact pixel (a tracked box, one that follows the
-Sun's rotation as tracking.py places it, to the sub-pixel), scales them and draws the optional
-time stamp, colour key and data-gap mark (in the movie only, never in the frame JPEGs); one
-ffmpeg pads, applies the contrast and encodes to yuv420p. Which triplet each image shows
-comes from one timeline of the whole series (stride, data gaps), so that the joined
-segments show what one pass over the series would.
+A movie is made in segments, one a batch, joined without re-encoding. A batch's segments of
+every movie decode each frame once, here (at 1/2, 1/4 or 1/8 size in the JPEG decoder where
+the movies are that much smaller than their crops), crop it on the exact pixel (a tracked
+box, one that follows the Sun's rotation as tracking.py places it, to the sub-pixel), scale
+it and draw the optional time stamp, colour key and data-gap mark (in the movie only, never
+in the frame JPEGs); one ffmpeg a movie pads, applies the contrast and encodes to yuv420p.
+Which triplet each image shows comes from one timeline of the whole series (stride, data
+gaps), so that the joined segments show what one pass over the series would.
 """
 
 from __future__ import annotations
