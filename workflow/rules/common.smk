@@ -286,9 +286,9 @@ def segment_runtime(wildcards):
 
 
 def segments_mem_mb(wildcards):
-    """MB for a batch's segments: 300, and 300 a movie, its ffmpeg and images in flight
-    (measured: 1,390 for the 5 shipped movies of 25 frames at 4096^2)."""
-    return 300 + 300 * len(MOVIES)
+    """MB for a batch's segments: 300, and 350 a movie, its ffmpeg and images in flight
+    (measured: 1,740 for the 5 shipped movies of 25 frames at 4096^2, freed memory kept)."""
+    return 300 + 350 * len(MOVIES)
 
 
 def join_runtime(wildcards):
