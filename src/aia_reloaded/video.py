@@ -531,7 +531,7 @@ def encoder_command(
     ]  # fmt: skip
 
 
-def _ahead(paths: Iterable[Path], read, depth: int = 2, threads: int = 1) -> Iterator[np.ndarray]:
+def _ahead(paths: Iterable[Path], read, depth: int, threads: int) -> Iterator[np.ndarray]:
     """read(path) of each path, `depth` ahead in threads (OpenCV decodes without the GIL)."""
     with ThreadPoolExecutor(threads) as pool:
         pending = collections.deque()
