@@ -42,7 +42,7 @@ import cv2
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run  # benchmarks/run.py: the cached series and the floor
 
-from aia_reloaded import video
+from aia_reloaded import sequence, video
 
 CACHE = run.CACHE
 FRAMES = CACHE / "frames25"
@@ -66,12 +66,12 @@ EXTRA = (
 )
 BASE = ("slow", 18)  # the research code's, and the default before this benchmark
 BYTES_MARGIN = 1.10
-FFMPEG = video.ffmpeg_exe()
+FFMPEG = sequence.ffmpeg_exe()
 
 
 def recipes() -> dict[str, video.Geometry]:
     """The shipped movies' geometries on 4096 x 4096 frames, by name."""
-    movies = [video.MovieSettings(**movie) for movie in run.CONFIG["movies"]]
+    movies = [sequence.MovieSettings(**movie) for movie in run.CONFIG["movies"]]
     return {movie.name: video.geometry(movie, SOURCE) for movie in movies}
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from workflow_run import make_workdir, snakemake
 
-from aia_reloaded import video, writing
+from aia_reloaded import sequence, writing
 from aia_reloaded.synthetic import make_series
 
 
@@ -114,7 +114,7 @@ def test_killed_run_resumes_to_identical_frames(tmp_path: Path):
 
 def _decoded(movie: Path) -> np.ndarray:
     """Every frame of a movie, decoded to RGB."""
-    command = [video.ffmpeg_exe(), "-v", "error", "-i", str(movie), "-f", "rawvideo"]
+    command = [sequence.ffmpeg_exe(), "-v", "error", "-i", str(movie), "-f", "rawvideo"]
     raw = subprocess.run([*command, "-pix_fmt", "rgb24", "-"], capture_output=True, check=True)
     return np.frombuffer(raw.stdout, np.uint8).reshape(-1, 128, 128, 3)
 

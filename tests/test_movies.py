@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 from workflow_run import encodings, make_workdir, mtimes, read_config, snakemake, write_config
 
-from aia_reloaded import video
+from aia_reloaded import sequence, video
+from aia_reloaded.sequence import MovieSettings
 from aia_reloaded.synthetic import make_series
-from aia_reloaded.video import MovieSettings, make_movie
+from aia_reloaded.video import make_movie
 from aia_reloaded.writing import write_csv
 
 SIZE = 256
@@ -57,7 +58,7 @@ def probe(movie: Path) -> dict:
 def decode(movie: Path) -> np.ndarray:
     """All frames of a movie as RGB, shape (frames, height, width, 3)."""
     width, height = probe(movie)["size"]
-    command = [video.ffmpeg_exe(), "-v", "error", "-i", str(movie), "-f", "rawvideo"]
+    command = [sequence.ffmpeg_exe(), "-v", "error", "-i", str(movie), "-f", "rawvideo"]
     raw = subprocess.run([*command, "-pix_fmt", "rgb24", "-"], capture_output=True, check=True)
     return np.frombuffer(raw.stdout, np.uint8).reshape(-1, height, width, 3)
 
@@ -68,7 +69,7 @@ def psnr(movie: Path, index: int, jpeg: Path, chain: str, region: str) -> float:
         f"[0:v]select=eq(n\\,{index}),setpts=PTS-STARTPTS,{region}[movie];"
         f"[1:v]{chain},setpts=PTS-STARTPTS,{region}[ref];[movie][ref]psnr"
     )
-    command = [video.ffmpeg_exe(), "-hide_banner", "-i", str(movie), "-i", str(jpeg)]
+    command = [sequence.ffmpeg_exe(), "-hide_banner", "-i", str(movie), "-i", str(jpeg)]
     done = subprocess.run([*command, "-lavfi", graph, "-f", "null", "-"], capture_output=True)
     return float(re.search(r"PSNR .* average:(\S+)", done.stderr.decode())[1])
 
@@ -205,19 +206,19 @@ def test_text_reads_the_same_at_1080p_and_4k():
 def _segmented(series: Path, tmp_path: Path, batches: dict[str, slice], **settings) -> Path:
     """The movie of the series in segments, one per batch (frames rows[batch]), joined."""
     settings = MovieSettings("m", **{"timestamp": False, "colour_key": False, **settings})
-    frames = video.read_frames([series / "a.csv", series / "b.csv"], series / "frames")
+    frames = sequence.read_frames([series / "a.csv", series / "b.csv"], series / "frames")
     by_batch = {batch: frames[rows] for batch, rows in batches.items()}
     names = {batch: [f.path.stem for f in part] for batch, part in by_batch.items()}
-    parts = video.movie_parts(names, settings.stride, settings.gaps)
+    parts = sequence.movie_parts(names, settings.stride, settings.gaps)
     by_name = {frame.path.stem: frame for frame in frames}
     segments = []
     for batch, part in parts.items():
         segments.append(tmp_path / "segments" / f"{batch}.mp4")
         previous = by_name.get(part.previous)
         video.make_segment(part.slots, by_batch[batch], previous, segments[-1], settings, KEY)
-    lengths = video.movie_lengths(parts, frames, settings.gaps)
+    lengths = sequence.movie_lengths(parts, frames, settings.gaps)
     output = tmp_path / "movies" / "joined.mp4"
-    video.join_segments(segments, [lengths[batch] for batch in parts], output)
+    sequence.join_segments(segments, [lengths[batch] for batch in parts], output)
     return output
 
 
@@ -254,7 +255,7 @@ def test_joined_segments_give_the_single_pass(series: Path, tmp_path: Path):
 
 def test_stride_and_gaps_across_batch_boundaries(series: Path, tmp_path: Path):
     # the gap (frames 5-7 missing) falls on the boundary of b1 = 0-4 and b2 = 8-19
-    frames = video.read_frames([series / "gap.csv"], series / "frames")
+    frames = sequence.read_frames([series / "gap.csv"], series / "frames")
     gap_series = tmp_path / "gap"
     gap_series.mkdir()
     write_csv(gap_series / "a.csv", ("frame", "t_obs"),
@@ -299,7 +300,7 @@ def test_odd_crop_lands_on_the_exact_pixel(tmp_path: Path):
 
 
 def _packet_hashes(movie: Path) -> list[str]:
-    command = [video.ffmpeg_exe(), "-v", "error", "-i", str(movie), "-map", "0:v", "-c", "copy"]
+    command = [sequence.ffmpeg_exe(), "-v", "error", "-i", str(movie), "-map", "0:v", "-c", "copy"]
     done = subprocess.run([*command, "-f", "framemd5", "-"], capture_output=True, check=True)
     return [line.split(b",")[-1].strip() for line in done.stdout.splitlines() if line[:1] != b"#"]
 
@@ -308,8 +309,8 @@ def test_truncated_segment_is_named_with_the_command(series: Path, tmp_path: Pat
     joined = _segmented(series, tmp_path, BATCHES)
     segment = tmp_path / "segments" / "b3.mp4"
     segment.write_bytes(segment.read_bytes()[: segment.stat().st_size // 2])
-    with pytest.raises(video.SegmentError, match=re.escape(f"--forcerun {segment}`")):
-        video.join_segments([segment], [12], joined)
+    with pytest.raises(sequence.SegmentError, match=re.escape(f"--forcerun {segment}`")):
+        sequence.join_segments([segment], [12], joined)
 
 
 @pytest.mark.parametrize(
@@ -336,7 +337,7 @@ def test_odd_frames_and_repeated_names_rejected():
 
 def test_missing_encoder_is_a_clear_error(series: Path, tmp_path: Path, monkeypatch):
     monkeypatch.setitem(video.ENCODERS, "h264", video.Encoder("libnonesuch", "slow", 18))
-    with pytest.raises(video.EncodeError, match=r"(?s)failed.*libnonesuch"):
+    with pytest.raises(sequence.EncodeError, match=r"(?s)failed.*libnonesuch"):
         _movie(series, tmp_path)
     assert list((tmp_path / "movies").iterdir()) == []
 

@@ -31,8 +31,9 @@ from aia_reloaded import stages, tracking
 from aia_reloaded.colour import crop
 from aia_reloaded.reading import Geometry
 from aia_reloaded.registration import prep_matrix
+from aia_reloaded.sequence import MovieSettings
 from aia_reloaded.synthetic import make_series
-from aia_reloaded.video import MovieSettings, make_movie, subpixel_box
+from aia_reloaded.video import make_movie, subpixel_box
 from aia_reloaded.writing import read_csv, write_csv
 
 START = datetime(2012, 8, 31, 19, 45, 5, tzinfo=UTC)

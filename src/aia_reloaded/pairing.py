@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aia_reloaded.reading import InputError, read_header
-from aia_reloaded.writing import read_csv
 
 TIME_FORMAT = "%Y%m%dT%H%M%S"
 
@@ -233,12 +232,4 @@ def batches(triplets: Iterable[Triplet], minutes: float) -> dict[str, list[Tripl
     grouped: dict[str, list[Triplet]] = {}
     for triplet in sorted(triplets, key=lambda t: t.name):
         grouped.setdefault(batch_of(triplet.name, minutes), []).append(triplet)
-    return grouped
-
-
-def read_batches(triplets_csv: str | Path) -> dict[str, list[str]]:
-    """The triplet names of each batch, in time order, from the pairing's triplets.csv."""
-    grouped: dict[str, list[str]] = {}
-    for row in read_csv(triplets_csv):
-        grouped.setdefault(row["batch"], []).append(row["triplet"])
     return grouped

@@ -12,8 +12,8 @@ import matplotlib
 import numpy as np
 
 from aia_reloaded.preview import contact_sheet
+from aia_reloaded.sequence import check_frames, read_frames
 from aia_reloaded.stages import SKIP_COLUMNS
-from aia_reloaded.video import check_frames, read_frames
 from aia_reloaded.writing import atomic_path, read_csv, write_jpeg
 
 matplotlib.use("Agg")

@@ -11,7 +11,7 @@ from snakemake.exceptions import IncompleteCheckpointException
 from snakemake.logging import logger
 from snakemake.utils import validate
 
-from aia_reloaded import configuration, pairing, reading, stages, video, writing
+from aia_reloaded import configuration, pairing, reading, sequence, stages, video, writing
 
 SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 configuration.check_schema(config, SCHEMA)
@@ -386,8 +386,8 @@ def frame_folders(wildcards, product=None):
     batches = sorted(triplet_batches())
     lists = (f"{folder}/frame_lists/{batch}.csv" for batch in batches)
     forcing = workflow.dag_settings.forcerun
-    if not forcing and (lost := video.lost_frame(f"{folder}/frames", lists)):
-        raise video.FrameError(lost, "is missing")
+    if not forcing and (lost := sequence.lost_frame(f"{folder}/frames", lists)):
+        raise sequence.FrameError(lost, "is missing")
     return expand(f"{folder}/frames/{{batch}}", batch=batches)
 
 
@@ -446,11 +446,11 @@ def movie_settings(wildcards):
 def _movie_parts(path, mtime, stride, gaps):
     batches = _read_triplets(path, mtime)
     names = {batch: [name for name, _files in batches[batch]] for batch in batches}
-    return video.movie_parts(names, stride, gaps)
+    return sequence.movie_parts(names, stride, gaps)
 
 
 def movie_part(wildcards):
-    """The part of a movie's timeline (video.movie_parts) that a batch shows."""
+    """The part of a movie's timeline (sequence.movie_parts) that a batch shows."""
     settings = movie_settings(wildcards)
     stride, gaps = settings.get("stride", 1), settings.get("gaps", "ignore")
     return _movie_parts(*_triplets_key(), stride, gaps)[wildcards.batch]

@@ -1,8 +1,14 @@
 """Join a movie's segments, checked against what each should show."""
 
 from aia_reloaded.logs import log_to
-from aia_reloaded.pairing import read_batches
-from aia_reloaded.video import MovieSettings, join_segments, movie_lengths, movie_parts, read_frames
+from aia_reloaded.sequence import (
+    MovieSettings,
+    join_segments,
+    movie_lengths,
+    movie_parts,
+    read_batches,
+    read_frames,
+)
 
 params, given = snakemake.params, snakemake.input
 with log_to(snakemake.log[0]):
