@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import re
 import shutil
 import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -311,6 +313,19 @@ def test_truncated_segment_is_named_with_the_command(series: Path, tmp_path: Pat
     segment.write_bytes(segment.read_bytes()[: segment.stat().st_size // 2])
     with pytest.raises(sequence.SegmentError, match=re.escape(f"--forcerun {segment}`")):
         sequence.join_segments([segment], [12], joined)
+
+
+def test_join_script_loads_no_image_library():
+    """A movie's join (workflow/scripts/movie.py) imports neither OpenCV, numpy nor astropy:
+    they cost a join job two thirds of its CPU time."""
+    script = Path(__file__).parents[1] / "workflow" / "scripts" / "movie.py"
+    tree = ast.parse(script.read_text())
+    imports = [ast.unparse(node) for node in tree.body if isinstance(node, ast.ImportFrom)]
+    loaded = "print(sorted({'cv2', 'numpy', 'astropy'} & set(sys.modules)))"
+    check = [*imports, "import sys", loaded]
+    done = subprocess.run([sys.executable, "-c", "\n".join(check)], capture_output=True, text=True)
+    assert imports and done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize(
