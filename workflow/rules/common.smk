@@ -3,6 +3,7 @@ import functools
 import math
 import os
 import re
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -11,7 +12,15 @@ from snakemake.exceptions import IncompleteCheckpointException
 from snakemake.logging import logger
 from snakemake.utils import validate
 
-from aia_reloaded import configuration, pairing, reading, sequence, stages, video, writing
+from aia_reloaded import (
+    configuration,
+    pairing,
+    reading,
+    sequence,
+    stages,
+    video,
+    writing,
+)
 
 SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 configuration.check_schema(config, SCHEMA)
@@ -287,7 +296,8 @@ def segment_runtime(wildcards):
 
 def segments_mem_mb(wildcards):
     """MB for a batch's segments: 300, and 350 a movie, its ffmpeg and images in flight
-    (measured: 1,740 for the 5 shipped movies of 25 frames at 4096^2, freed memory kept)."""
+    (measured: 1,740 for the 5 shipped movies of 25 frames at 4096^2, freed memory kept).
+    """
     return 300 + 350 * len(MOVIES)
 
 
@@ -627,3 +637,12 @@ def get_final_output():
         f"{OUT}/report/thumbnails.jpg",
         f"{OUT}/report/skipped.html",
     ]
+
+
+def stop_rescheduling():
+    """Cancel Snakemake's pending scheduler re-evaluations (one-second threading.Timers of its
+    job rate limiter, --max-jobs-per-timespan 100/1s), which Python otherwise waits for at
+    exit: up to a second with nothing running at the end of every run."""
+    for thread in threading.enumerate():
+        if isinstance(thread, threading.Timer):
+            thread.cancel()
