@@ -1,7 +1,7 @@
 """Benchmark: the workflow end to end against the in-process floor, and planning a day.
 
     python benchmarks/run.py [--repeats 3] [--cores 2] [--day 7200] [--cases 25 100]
-                             [--enhance mgn|wow] [--month]
+                             [--enhance mgn|wow] [--month [--movies]]
 
 Makes (once, cached in benchmarks/cache/) 100 synthetic full-size 4096 x 4096 triplets at
 the real 12 s cadence. Two cases: the first 25 triplets (one 5-minute batch) and all 100
@@ -13,8 +13,9 @@ wall), the largest peak RSS of a render job (and per thread), and the workflow /
 Last, it times the dry run of a simulated day (7,200 triplets of empty files with JSOC
 names) after the pairing checkpoint has run, and again once the day is rendered (its outputs
 faked). --month plans a month (216,000 triplets, 648,000 files) the same way, and only
-that. --enhance runs config/README.md's MGN or WOW look
-(every channel enhanced) instead of the shipped config's."""
+that; with --movies, the shipped config's 5 movies too (a segments job a batch). --enhance
+runs config/README.md's MGN or WOW look (every channel enhanced) instead of the shipped
+config's."""
 
 from __future__ import annotations
 
@@ -182,10 +183,12 @@ def fake_results(results: Path) -> None:
     (results / "skipped.csv").touch()
 
 
-def plan_day(folder: Path, triplets: int, cores: int) -> tuple[dict, dict, dict]:
+def plan_day(
+    folder: Path, triplets: int, cores: int, movies: tuple = ()
+) -> tuple[dict, dict, dict]:
     """Pairing, then the dry run, of `triplets` of empty files with JSOC names (a day:
-    7,200, a month: 216,000); then the dry run of the same series rendered (its outputs
-    faked)."""
+    7,200, a month: 216,000) making `movies`; then the dry run of the same series rendered
+    (its frames faked)."""
     inputs = folder / "input"
     inputs.mkdir(parents=True)
     start = datetime(2012, 8, 31, tzinfo=UTC)
@@ -193,7 +196,7 @@ def plan_day(folder: Path, triplets: int, cores: int) -> tuple[dict, dict, dict]
         for wl in CHANNELS:
             time_of = start + timedelta(seconds=12 * i + CHANNEL_PROPERTIES[wl][1])
             (inputs / jsoc_name(wl, time_of)).touch()
-    run = workdir(folder / "workflow", inputs)
+    run = workdir(folder / "workflow", inputs, movies)
     pairing = measure(snakemake(run, cores, "results/triplets.csv"))
     planned = measure(snakemake(run, cores, "--dry-run"))
     fake_results(run / "results")
@@ -209,6 +212,7 @@ def main() -> None:
         "--day", type=int, default=DAY_TRIPLETS, help="triplets of the day (0: skip)"
     )
     parser.add_argument("--month", action="store_true", help="plan a month (216,000) only")
+    parser.add_argument("--movies", action="store_true", help="the month with the 5 movies")
     parser.add_argument("--cases", type=int, nargs="+", default=CASES, help="triplet counts")
     parser.add_argument("--enhance", choices=["mgn", "wow"], help="the look with MGN or WOW")
     parser.add_argument("--floor", nargs=3, help=argparse.SUPPRESS)  # threads series out
@@ -223,7 +227,9 @@ def main() -> None:
     scratch = CACHE / "run"
     subprocess.run(["rm", "-rf", str(scratch)], check=True)
     if args.month:
-        pairing, planned, rendered = plan_day(scratch / "month", 30 * DAY_TRIPLETS, args.cores)
+        movies = CONFIG["movies"] if args.movies else ()
+        month = 30 * DAY_TRIPLETS
+        pairing, planned, rendered = plan_day(scratch / "month", month, args.cores, movies)
         subprocess.run(["rm", "-rf", str(scratch)], check=True)
         for label, took in (
             ("pairing", pairing),

@@ -89,10 +89,17 @@ def _read_triplets(path, mtime):
     return batches
 
 
+@functools.cache
+def triplets_table():
+    """The pairing checkpoint's triplets.csv (IncompleteCheckpointException until it is done),
+    remembered once done, as Snakemake's done checkpoints stay done: each job asks for it
+    several times (the checkpoint's lookup took a sixth of a month's dry run)."""
+    return checkpoints.triplets.get().output.triplets
+
+
 def triplet_batches():
     """Triplets by batch, from the pairing checkpoint: {batch: [(triplet, files)]}."""
-    path = checkpoints.triplets.get().output.triplets
-    return _read_triplets(path, os.path.getmtime(path))
+    return _read_triplets(*_triplets_key())
 
 
 def batch_files(wildcards):
@@ -108,7 +115,7 @@ def batch_triplets(wildcards):
 def batch_table(wildcards):
     """The pairing's triplets.csv, that names a batch's triplets and files: ancient, as the
     pairing rewrites it for any new file (batch_stamps)."""
-    return ancient(checkpoints.triplets.get().output.triplets)
+    return ancient(triplets_table())
 
 
 def batch_stamps(wildcards):
@@ -263,7 +270,7 @@ def render_threads(wildcards):
 
 
 def _triplets_key():
-    path = checkpoints.triplets.get().output.triplets
+    path = triplets_table()
     return path, os.path.getmtime(path)
 
 
@@ -439,7 +446,12 @@ def movie_spec(wildcards):
 
 def movie_key(wildcards):
     """(wavelength, RGB colour) of each channel a movie's product shows, for its colour key."""
-    return stages.key_of(movie_spec(wildcards))
+    return _product_key(movie_product(wildcards))
+
+
+@functools.cache
+def _product_key(product):
+    return stages.key_of(SPECS[product])
 
 
 def movie_settings(wildcards):
