@@ -37,7 +37,6 @@ import cv2
 import numpy as np
 import PIL.Image
 
-from aia_reloaded.reading import parse_time
 from aia_reloaded.sequence import (
     EncodeError,
     Frame,
@@ -648,6 +647,7 @@ def movie_track(track: dict, reference: Sequence[Frame]) -> tracking.Track:
     """The tracking of a segment's params {at, rotation, reproject, size, plate_scale,
     corner}, the observer at `at` from the reference frames (those of the batch holding `at`)."""
     from aia_reloaded import tracking
+    from aia_reloaded.reading import parse_time  # astropy.io.fits: only tracked movies
 
     at = parse_time(track["at"])
     observer = tracking.observer_at(at, [(frame.time, frame.observer) for frame in reference])
