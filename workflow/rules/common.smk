@@ -97,6 +97,12 @@ def triplets_table():
     return checkpoints.triplets.get().output.triplets
 
 
+def _triplets_key():
+    """The table and its modification time: the key of what is cached from it."""
+    path = triplets_table()
+    return path, os.path.getmtime(path)
+
+
 def triplet_batches():
     """Triplets by batch, from the pairing checkpoint: {batch: [(triplet, files)]}."""
     return _read_triplets(*_triplets_key())
@@ -267,11 +273,6 @@ def render_threads(wildcards):
     """A local run's cores shared out among the batches to render (those without a frame
     list; else all): a batch appended to a rendered series takes them all."""
     return max(1, all_cores(wildcards) // _batches_to_render(*_triplets_key()))
-
-
-def _triplets_key():
-    path = triplets_table()
-    return path, os.path.getmtime(path)
 
 
 @functools.cache
